@@ -1,0 +1,3 @@
+#ifndef AS_AGENT_H
+#define AS_AGENT_H
+#endif

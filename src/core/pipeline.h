@@ -1,0 +1,3 @@
+#ifndef AS_PIPELINE_H
+#define AS_PIPELINE_H
+#endif

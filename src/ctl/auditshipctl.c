@@ -1,0 +1,15 @@
+/* auditshipctl: placeholder main. */
+#include <stdio.h>
+#include <string.h>
+
+
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("auditshipctl %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,2 @@
+/* Placeholder: implemented in a later commit. */
+#include "core/error.h"

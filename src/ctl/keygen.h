@@ -1,0 +1,3 @@
+#ifndef AS_KEYGEN_H
+#define AS_KEYGEN_H
+#endif

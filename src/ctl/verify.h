@@ -1,0 +1,3 @@
+#ifndef AS_VERIFY_H
+#define AS_VERIFY_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef AS_TAIL_H
+#define AS_TAIL_H
+#endif

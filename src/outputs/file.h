@@ -1,0 +1,3 @@
+#ifndef AS_FILE_H
+#define AS_FILE_H
+#endif

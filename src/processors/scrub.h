@@ -1,0 +1,3 @@
+#ifndef AS_SCRUB_H
+#define AS_SCRUB_H
+#endif

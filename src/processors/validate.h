@@ -1,0 +1,3 @@
+#ifndef AS_VALIDATE_H
+#define AS_VALIDATE_H
+#endif
