@@ -108,6 +108,9 @@ struct as_batch {
     size_t len;
     const struct as_batch_rec *recs;
     size_t n;
+    /* Opaque buffer position just past the batch, for outputs that persist
+     * their own acknowledgement (see as_output_ops.acked). */
+    uint64_t end_seg, end_off;
 };
 
 struct as_output {
@@ -118,6 +121,7 @@ struct as_output {
     uv_loop_t *loop;
     char prefix[128]; /* "output:file:ID" */
     const char *state_dir;
+    int fsync; /* buffer.fsync: AS_FSYNC_*, for outputs that write files */
     void *core;
 };
 
@@ -134,6 +138,14 @@ struct as_output_ops {
                  as_done_cb *done);
     void (*stop)(struct as_output *o, as_done_cb *done);
     void (*destroy)(struct as_output *o);
+    /*
+     * Optional.  Called once after start: an output that records durably
+     * what it wrote (the local file output) reports the end position of the
+     * last batch it completed, so that a crash between its write and the
+     * cursor commit neither loses nor duplicates.  Returns 0 and fills
+     * seg/off, or AS_ERR_NOTIMPL when it knows nothing.
+     */
+    int (*acked)(struct as_output *o, uint64_t *seg, uint64_t *off);
 };
 
 /* Registry (registry.c): one line per plugin. */
