@@ -109,6 +109,10 @@ void as_buffer_free(struct as_buffer *b);
 
 void as_buffer_get_stats(const struct as_buffer *b, struct as_buffer_stats *s);
 
+/* true while appended records are staged or being written (not readable
+ * yet); the pipeline waits for false before it declares outputs drained. */
+bool as_buffer_pending(const struct as_buffer *b);
+
 /* ---- readers ---- */
 
 /* A read position: segment id and byte offset within it. */
