@@ -1,2 +1,1425 @@
-/* Placeholder: implemented in a later commit. */
-#include "core/error.h"
+/*
+ * The pipeline: inputs -> decode -> validate -> enrich -> scrub -> chain ->
+ * disk buffer -> one runner per output -> ack.
+ *
+ * Owns: the buffer, the chain set, the scrubber, every input and output
+ * instance (struct pipe_input / pipe_output), the internal dead-letter sink
+ * (a file output on state_dir/deadletter.ndjson reading only dead-letter
+ * records), and the position table (last offset per input and source).
+ *
+ * Invariants:
+ * - Every byte an input emits ends in the buffer as an event, a dead-letter
+ *   record, or (when dropped by policy) a position-only state record, so
+ *   that tail offsets recovered from the buffer never skip or repeat.
+ * - A runner has at most one batch in flight; its cursor is committed only
+ *   after the output acknowledged the batch.
+ * - Handles live inside their owners, which are freed only after the last
+ *   close callback (counted in `closing`).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "buffer/buffer.h"
+#include "core/jcs.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/pipeline.h"
+#include "core/stage.h"
+#include "parsers/json.h"
+#include "processors/chain.h"
+#include "processors/scrub.h"
+#include "processors/validate.h"
+
+extern const struct as_output_ops as_output_file_ops;
+
+struct pipe_pos {
+    char *input;
+    char *source;
+    struct as_srcpos pos;
+    struct pipe_pos *next;
+};
+
+struct pipe_input {
+    struct as_input in;
+    const struct as_conf_stage *cs;
+    struct as_pipeline *p;
+    int format;
+    struct as_stage_counters c;
+    struct pipe_pos *last; /* position cache: the source emitted last */
+    struct as_srcstate *recovered;
+    bool started;
+    bool stopped;
+};
+
+struct pipe_output {
+    struct as_output out;
+    const struct as_conf_stage *cs;
+    struct as_pipeline *p;
+    bool deadletter; /* the internal dead-letter sink */
+    struct as_conf_output_file dl_conf;
+    struct as_cursor *cur;
+    struct as_rbatch rb;
+    struct as_batch batch;
+    uv_timer_t timer;
+    bool timer_init;
+    bool started;
+    bool sending;
+    bool stopping;
+    bool stopped;
+    bool idle; /* the last read found nothing */
+    uint64_t max_n, max_bytes, timeout_ms, retry_initial_ms, retry_max_ms;
+    uint64_t wait_since;
+    unsigned attempt;
+    struct as_stage_counters c;
+    struct as_ratelimit rl;
+};
+
+/* A set of stages built from one config. */
+struct pipe_stages {
+    struct pipe_input **inputs;
+    size_t n_inputs;
+    struct pipe_output **outputs; /* the dead-letter sink is the last */
+    size_t n_outputs;
+};
+
+struct as_pipeline {
+    uv_loop_t *loop;
+    const struct as_config *conf;
+    struct as_buffer *buffer;
+    struct as_chainset *chains;
+    struct as_scrub *scrub;
+    struct pipe_stages st;
+    struct pipe_pos *positions;
+    bool full;
+    bool draining;
+    bool stopping;
+    uv_timer_t checkpoint_timer;
+    uv_timer_t drain_timer;
+    uint64_t drain_deadline;
+    int closing; /* pending close callbacks and stop completions */
+    void (*done)(void *arg, int status);
+    void *done_arg;
+    int phase; /* enum pipe_phase */
+    bool timers_init;
+    bool reloading;
+    /* reload */
+    const struct as_config *next_conf;
+    struct pipe_stages next;
+    char *dl_path;
+};
+
+enum pipe_phase {
+    PIPE_RUNNING,
+    PIPE_STOP_INPUTS,
+    PIPE_DRAIN,
+    PIPE_WAIT_SENDS,
+    PIPE_STOP_OUTPUTS,
+    PIPE_CLOSE_HANDLES,
+    PIPE_CLOSE_BUFFER,
+    PIPE_DONE,
+};
+
+static void pipe_kick(struct pipe_output *po);
+static void pipe_stop_step(struct as_pipeline *p);
+
+/* ---- positions ---- */
+
+static struct pipe_pos *
+pipe_pos_find(struct as_pipeline *p, const char *input, const char *source)
+{
+    for (struct pipe_pos *e = p->positions; e != NULL; e = e->next) {
+        if (strcmp(e->input, input) == 0 && strcmp(e->source, source) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct pipe_pos *
+pipe_pos_set(struct as_pipeline *p, const char *input, const char *source,
+             const struct as_srcpos *pos)
+{
+    struct pipe_pos *e = pipe_pos_find(p, input, source);
+
+    if (e == NULL) {
+        e = as_calloc(1, sizeof(*e));
+        e->input = as_strdup(input);
+        e->source = as_strdup(source);
+        e->next = p->positions;
+        p->positions = e;
+    }
+    e->pos = *pos;
+    return e;
+}
+
+static void
+pipe_pos_remove(struct as_pipeline *p, const char *input, const char *source)
+{
+    for (struct pipe_pos **ep = &p->positions; *ep != NULL;
+         ep = &(*ep)->next) {
+        struct pipe_pos *e = *ep;
+
+        if (strcmp(e->input, input) == 0 && strcmp(e->source, source) == 0) {
+            *ep = e->next;
+            free(e->input);
+            free(e->source);
+            free(e);
+            return;
+        }
+    }
+}
+
+/* ---- buffer hooks ---- */
+
+static void
+pipe_recover_cb(void *arg, const struct as_brec *r)
+{
+    struct as_pipeline *p = arg;
+
+    if (r->has_pos && r->input != NULL && r->input[0] != '\0' &&
+        r->source != NULL && r->source[0] != '\0') {
+        pipe_pos_set(p, r->input, r->source, &r->pos);
+    }
+    if (r->chain != NULL && r->chain[0] != '\0' && r->epoch != NULL &&
+        r->hash != NULL) {
+        as_chainset_restore(p->chains, r->chain, r->epoch, r->seq, r->hash);
+    }
+}
+
+struct pipe_snap {
+    struct as_buffer *b;
+};
+
+static void
+pipe_snapshot_chain_cb(void *arg, const char *chain, const char *epoch,
+                       uint64_t seq, const char *hash)
+{
+    struct pipe_snap *s = arg;
+    struct as_brec r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = AS_BREC_STATE;
+    r.input = "";
+    r.source = "";
+    r.chain = chain;
+    r.epoch = epoch;
+    r.seq = seq;
+    r.hash = hash;
+    as_buffer_append(s->b, &r);
+}
+
+static void
+pipe_snapshot_cb(void *arg, struct as_buffer *b)
+{
+    struct as_pipeline *p = arg;
+    struct pipe_snap s = {b};
+    struct as_brec r;
+
+    for (struct pipe_pos *e = p->positions; e != NULL; e = e->next) {
+        memset(&r, 0, sizeof(r));
+        r.type = AS_BREC_STATE;
+        r.input = e->input;
+        r.source = e->source;
+        r.has_pos = true;
+        r.pos = e->pos;
+        r.chain = "";
+        r.epoch = "";
+        r.hash = "";
+        as_buffer_append(b, &r);
+    }
+    as_chainset_foreach(p->chains, pipe_snapshot_chain_cb, &s);
+}
+
+static void
+pipe_readable_cb(void *arg)
+{
+    struct as_pipeline *p = arg;
+
+    for (size_t i = 0; i < p->st.n_outputs; i++) {
+        pipe_kick(p->st.outputs[i]);
+    }
+}
+
+static void
+pipe_full_cb(void *arg, bool full)
+{
+    struct as_pipeline *p = arg;
+
+    if (p->full == full) {
+        return;
+    }
+    p->full = full;
+    as_log(full ? AS_LOG_WARN : AS_LOG_INFO, "buffer", "%s",
+           full ? "buffer full: inputs paused"
+                : "buffer has room again: inputs resumed");
+    if (p->conf->buffer.when_full != AS_WHEN_FULL_BLOCK && full) {
+        return;
+    }
+    for (size_t i = 0; i < p->st.n_inputs; i++) {
+        struct pipe_input *pi = p->st.inputs[i];
+
+        if (!pi->started || pi->stopped) {
+            continue;
+        }
+        if (full && pi->in.ops->pause != NULL) {
+            pi->in.ops->pause(&pi->in);
+        } else if (!full && pi->in.ops->resume != NULL) {
+            pi->in.ops->resume(&pi->in);
+        }
+    }
+}
+
+/* ---- the emit path ---- */
+
+static int
+pipe_parse_raw(const char *buf, size_t len, struct json_object **out,
+               struct as_error *err)
+{
+    (void) err;
+    *out = json_object_new_object();
+    json_object_object_add(*out, "message",
+                           json_object_new_string_len(buf, (int) len));
+    return 0;
+}
+
+/* Appends a record that only moves the source position forward. */
+static void
+pipe_append_position(struct pipe_input *pi, const struct as_srcinfo *src)
+{
+    struct as_brec b;
+
+    if (!src->has_pos || src->source == NULL) {
+        return;
+    }
+    memset(&b, 0, sizeof(b));
+    b.type = AS_BREC_STATE;
+    b.input = pi->in.id;
+    b.source = src->source;
+    b.has_pos = true;
+    b.pos = src->pos;
+    b.chain = "";
+    b.epoch = "";
+    b.hash = "";
+    as_buffer_append(pi->p->buffer, &b);
+}
+
+static void
+pipe_note_position(struct pipe_input *pi, const struct as_srcinfo *src)
+{
+    if (!src->has_pos || src->source == NULL) {
+        return;
+    }
+    if (pi->last != NULL && strcmp(pi->last->source, src->source) == 0) {
+        pi->last->pos = src->pos;
+        return;
+    }
+    pi->last = pipe_pos_set(pi->p, pi->in.id, src->source, &src->pos);
+}
+
+static int
+pipe_append_record(struct as_pipeline *p, struct as_record *r)
+{
+    struct as_brec b;
+
+    memset(&b, 0, sizeof(b));
+    b.type = (r->flags & AS_REC_DEADLETTER) ? AS_BREC_DEADLETTER
+                                            : AS_BREC_EVENT;
+    b.input = r->input;
+    b.source = r->source != NULL ? r->source : "";
+    b.has_pos = r->has_pos;
+    b.pos = r->pos;
+    b.chain = r->chain;
+    b.epoch = r->epoch;
+    b.seq = r->seq;
+    b.hash = r->hash;
+    b.received_ns = r->received_ns;
+    b.payload = r->line.data;
+    b.payload_len = r->line.len;
+    return as_buffer_append(p->buffer, &b);
+}
+
+/*
+ * Decodes and validates one event's bytes into r.  Returns 0 for a valid
+ * event, 1 for an invalid one (r holds raw + error).
+ */
+static int
+pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
+            size_t len, unsigned flags)
+{
+    const struct as_config *conf = pi->p->conf;
+    struct as_error e;
+    char why[320];
+    int rc;
+
+    if (flags & AS_EMIT_TRUNCATED) {
+        snprintf(why, sizeof(why), "line exceeds max_line_bytes (kept %zu)",
+                 len);
+        as_record_set_invalid(r, bytes, len, why);
+        return 1;
+    }
+    as_error_clear(&e);
+    rc = pi->format == AS_FORMAT_RAW ? pipe_parse_raw(bytes, len, &r->obj, &e)
+                                     : as_parse_json(bytes, len, &r->obj, &e);
+    if (rc != 0) {
+        snprintf(why, sizeof(why), "invalid JSON: %s", e.msg);
+        as_record_set_invalid(r, bytes, len, why);
+        return 1;
+    }
+    if (!json_object_is_type(r->obj, json_type_object)) {
+        as_record_set_invalid(r, bytes, len, "event is not a JSON object");
+        return 1;
+    }
+    if (conf->validate.schema == AS_SCHEMA_AUDIT) {
+        if (as_validate_audit(r->obj, why, sizeof(why)) != 0) {
+            as_record_set_invalid(r, bytes, len, why);
+            return 1;
+        }
+        as_enrich(r);
+    }
+    return 0;
+}
+
+static void
+pipe_emit(struct as_input *in, const char *bytes, size_t len,
+          const struct as_srcinfo *src, unsigned flags)
+{
+    struct pipe_input *pi = in->core;
+    struct as_pipeline *p = pi->p;
+    const struct as_config *conf = p->conf;
+    struct as_record *r;
+    int rc;
+
+    pi->c.bytes += len;
+    r = as_record_new(in->id, src);
+    if (pipe_decode(pi, r, bytes, len, flags) != 0) {
+        pi->c.invalid++;
+        if ((flags & AS_EMIT_TRUNCATED) ||
+            conf->validate.on_invalid == AS_ON_INVALID_DEADLETTER) {
+            r->flags |= AS_REC_DEADLETTER;
+        } else if (conf->validate.on_invalid == AS_ON_INVALID_DROP) {
+            pi->c.dropped++;
+            goto position_only;
+        }
+    }
+    pi->c.received++;
+    as_scrub_record(p->scrub, r);
+    pi->c.redacted += r->redacted;
+    if (p->full && conf->buffer.when_full == AS_WHEN_FULL_DROP_NEWEST) {
+        pi->c.dropped++;
+        if (as_ratelimit_ok(&p->st.outputs[0]->rl, 10000)) {
+            as_slog_warn(in->prefix, "buffer full: dropping newest events");
+        }
+        goto position_only;
+    }
+    rc = as_chain_seal(p->chains, r, !(r->flags & AS_REC_DEADLETTER));
+    if (rc != 0) {
+        /* A value canonical JSON cannot express: keep the raw bytes. */
+        as_record_set_invalid(r, bytes, len, "value cannot be canonicalized");
+        r->flags |= AS_REC_DEADLETTER;
+        pi->c.invalid++;
+        if (as_chain_seal(p->chains, r, false) != 0) {
+            pi->c.dropped++;
+            goto position_only;
+        }
+    }
+    if (r->flags & AS_REC_DEADLETTER) {
+        pi->c.deadlettered++;
+    }
+    if (pipe_append_record(p, r) == AS_ERR_FULL) {
+        pi->c.dropped++;
+        goto position_only;
+    }
+    pipe_note_position(pi, src);
+    as_record_free(r);
+    return;
+
+position_only:
+    pipe_append_position(pi, src);
+    pipe_note_position(pi, src);
+    as_record_free(r);
+}
+
+static void
+pipe_forget(struct as_input *in, const char *source,
+            const struct as_srcpos *pos)
+{
+    struct pipe_input *pi = in->core;
+
+    (void) pos;
+    if (pi->last != NULL && strcmp(pi->last->source, source) == 0) {
+        pi->last = NULL;
+    }
+    pipe_pos_remove(pi->p, in->id, source);
+}
+
+/* ---- output runners ---- */
+
+static void
+pipe_output_limits(struct pipe_output *po)
+{
+    const struct as_conf_batch *b = NULL;
+    const struct as_conf_retry *rt = NULL;
+    const char *type = po->deadletter ? "file" : po->cs->type;
+
+    if (strcmp(type, "file") == 0) {
+        b = &((const struct as_conf_output_file *) po->out.conf)->batch;
+    } else if (strcmp(type, "http") == 0) {
+        b = &((const struct as_conf_output_http *) po->out.conf)->batch;
+        rt = &((const struct as_conf_output_http *) po->out.conf)->retry;
+    } else if (strcmp(type, "cloudwatch_logs") == 0) {
+        b = &((const struct as_conf_output_cloudwatch *) po->out.conf)->batch;
+        rt = &((const struct as_conf_output_cloudwatch *) po->out.conf)->retry;
+    }
+    po->max_n = b != NULL && b->max_events > 0 ? (uint64_t) b->max_events
+                                               : 10000;
+    po->max_bytes = b != NULL && b->max_bytes > 0 ? b->max_bytes : 1 << 20;
+    po->timeout_ms = b != NULL ? b->timeout_ms : 1000;
+    po->retry_initial_ms = rt != NULL && rt->initial_ms > 0 ? rt->initial_ms
+                                                            : 500;
+    po->retry_max_ms = rt != NULL && rt->max_ms > 0 ? rt->max_ms : 60000;
+}
+
+static bool
+pipe_want_cb(void *arg, const struct as_brec *r)
+{
+    struct pipe_output *po = arg;
+
+    if (po->deadletter) {
+        return r->type == AS_BREC_DEADLETTER;
+    }
+    return r->type == AS_BREC_EVENT &&
+           as_conf_output_routes(po->cs, r->input);
+}
+
+static void
+pipe_timer_cb(uv_timer_t *t)
+{
+    struct pipe_output *po = t->data;
+
+    pipe_kick(po);
+}
+
+static void
+pipe_arm(struct pipe_output *po, uint64_t ms)
+{
+    uv_timer_start(&po->timer, pipe_timer_cb, ms, 0);
+}
+
+/* Full-jitter exponential backoff: uniform in [0, min(max, initial*2^n)]. */
+static uint64_t
+pipe_backoff_ms(struct pipe_output *po)
+{
+    uint64_t cap = po->retry_initial_ms;
+    uint32_t rnd = 0;
+
+    for (unsigned i = 0; i < po->attempt && cap < po->retry_max_ms; i++) {
+        cap *= 2;
+    }
+    if (cap > po->retry_max_ms) {
+        cap = po->retry_max_ms;
+    }
+    if (RAND_bytes((unsigned char *) &rnd, sizeof(rnd)) != 1) {
+        rnd = (uint32_t) random();
+    }
+    return cap == 0 ? 0 : (uint64_t) rnd % (cap + 1);
+}
+
+/* Re-appends a rejected batch as dead-letter records naming the reason. */
+static void
+pipe_deadletter_batch(struct pipe_output *po, int status)
+{
+    struct as_buf line = AS_BUF_INIT;
+    struct as_brec b;
+
+    for (size_t i = 0; i < po->rb.n; i++) {
+        const struct as_batch_rec *br = &po->rb.recs[i];
+
+        as_buf_reset(&line);
+        as_buf_puts(&line, "{\"deadletter\":{\"output\":");
+        as_jcs_string(&line, po->out.id, strlen(po->out.id));
+        as_buf_printf(&line, ",\"reason\":\"%s\"},\"record\":",
+                      as_strerror(status));
+        as_buf_put(&line, po->rb.data.data + br->off, br->len);
+        as_buf_putc(&line, '}');
+        b = po->rb.meta[i];
+        b.type = AS_BREC_DEADLETTER;
+        b.has_pos = false;
+        b.chain = "";
+        b.payload = line.data;
+        b.payload_len = line.len;
+        as_buffer_append(po->p->buffer, &b);
+    }
+    as_buf_free(&line);
+}
+
+static void
+pipe_send_done(void *stage, int status)
+{
+    struct as_output *o = stage;
+    struct pipe_output *po = o->core;
+    int rc;
+
+    po->sending = false;
+    if (status == 0) {
+        rc = as_cursor_commit(po->cur, &po->rb.end);
+        if (rc != 0) {
+            as_slog_error(po->out.prefix, "cursor commit failed: %s",
+                          as_strerror(rc));
+        }
+        po->c.shipped += po->rb.n;
+        po->c.batches++;
+        po->c.bytes += po->rb.data.len;
+        po->attempt = 0;
+    } else if (status == AS_ERR_REJECT) {
+        po->c.rejected += po->rb.n;
+        as_slog_error(po->out.prefix,
+                      "destination rejected %zu events: dead-lettered",
+                      po->rb.n);
+        if (!po->deadletter) {
+            pipe_deadletter_batch(po, status);
+        }
+        as_cursor_commit(po->cur, &po->rb.end);
+    } else {
+        uint64_t delay;
+
+        po->c.retries++;
+        as_cursor_rewind(po->cur);
+        delay = pipe_backoff_ms(po);
+        po->attempt++;
+        if (as_ratelimit_ok(&po->rl, 10000)) {
+            as_slog_warn(po->out.prefix, "send failed (%s): retry in %llu ms",
+                         as_strerror(status), (unsigned long long) delay);
+        }
+        if (!po->stopping) {
+            pipe_arm(po, delay);
+        }
+        pipe_stop_step(po->p);
+        return;
+    }
+    if (!po->stopping) {
+        pipe_kick(po);
+    }
+    pipe_stop_step(po->p);
+}
+
+static void
+pipe_kick(struct pipe_output *po)
+{
+    struct as_pipeline *p = po->p;
+    uint64_t now;
+    int n;
+
+    if (!po->started || po->sending || po->stopping || po->cur == NULL) {
+        return;
+    }
+    n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb, po,
+                       &po->rb);
+    if (n < 0) {
+        if (as_ratelimit_ok(&po->rl, 10000)) {
+            as_slog_error(po->out.prefix, "buffer read failed: %s",
+                          as_strerror(n));
+        }
+        pipe_arm(po, 1000);
+        return;
+    }
+    if (n == 0) {
+        po->idle = true;
+        po->wait_since = 0;
+        return;
+    }
+    po->idle = false;
+    if ((uint64_t) n < po->max_n && po->rb.data.len < po->max_bytes &&
+        po->timeout_ms > 0 && !p->draining) {
+        now = as_mono_ms();
+        if (po->wait_since == 0) {
+            po->wait_since = now;
+        }
+        if (now - po->wait_since < po->timeout_ms) {
+            /* Let the batch fill up until its timeout. */
+            as_cursor_rewind(po->cur);
+            if (!uv_is_active((uv_handle_t *) &po->timer)) {
+                pipe_arm(po, po->timeout_ms - (now - po->wait_since));
+            }
+            return;
+        }
+    }
+    po->wait_since = 0;
+    uv_timer_stop(&po->timer);
+    po->batch.data = po->rb.data.data;
+    po->batch.len = po->rb.data.len;
+    po->batch.recs = po->rb.recs;
+    po->batch.n = po->rb.n;
+    po->batch.end_seg = po->rb.end.segment;
+    po->batch.end_off = po->rb.end.offset;
+    po->sending = true;
+    po->out.ops->send(&po->out, &po->batch, pipe_send_done);
+}
+
+/* ---- building stages ---- */
+
+static struct pipe_input *
+pipe_input_new(struct as_pipeline *p, const struct as_conf_stage *cs)
+{
+    struct pipe_input *pi = as_calloc(1, sizeof(*pi));
+    const struct as_input_ops *ops = cs->st->ops;
+
+    pi->cs = cs;
+    pi->p = p;
+    pi->in.ops = ops;
+    pi->in.id = cs->id;
+    pi->in.conf = cs->conf;
+    pi->in.ctx = as_calloc(1, ops->ctx_size);
+    pi->in.loop = p != NULL ? p->loop : NULL;
+    pi->in.emit = pipe_emit;
+    pi->in.forget = pipe_forget;
+    pi->in.core = pi;
+    snprintf(pi->in.prefix, sizeof(pi->in.prefix), "input:%s:%s", cs->type,
+             cs->id);
+    if (strcmp(cs->type, "file") == 0) {
+        pi->format = ((const struct as_conf_input_file *) cs->conf)->format;
+    } else if (strcmp(cs->type, "socket") == 0) {
+        pi->format = ((const struct as_conf_input_socket *) cs->conf)->format;
+    }
+    return pi;
+}
+
+static void
+pipe_input_free(struct pipe_input *pi)
+{
+    if (pi == NULL) {
+        return;
+    }
+    if (pi->in.ops->destroy != NULL) {
+        pi->in.ops->destroy(&pi->in);
+    }
+    free(pi->recovered);
+    free(pi->in.ctx);
+    free(pi);
+}
+
+static struct pipe_output *
+pipe_output_new(struct as_pipeline *p, const struct as_conf_stage *cs,
+                const struct as_config *conf)
+{
+    struct pipe_output *po = as_calloc(1, sizeof(*po));
+    const struct as_output_ops *ops;
+
+    po->p = p;
+    po->cs = cs;
+    if (cs == NULL) {
+        /* The dead-letter sink: a file output in state_dir. */
+        po->deadletter = true;
+        ops = &as_output_file_ops;
+        po->dl_conf.path = p->dl_path;
+        po->dl_conf.rotate.max_bytes = 100 << 20;
+        po->dl_conf.rotate.keep = 10;
+        po->dl_conf.batch.max_events = 10000;
+        po->dl_conf.batch.max_bytes = 1 << 20;
+        po->dl_conf.batch.timeout_ms = 0;
+        po->out.id = "deadletter";
+        po->out.conf = &po->dl_conf;
+        snprintf(po->out.prefix, sizeof(po->out.prefix), "deadletter");
+    } else {
+        ops = cs->st->ops;
+        po->out.id = cs->id;
+        po->out.conf = cs->conf;
+        snprintf(po->out.prefix, sizeof(po->out.prefix), "output:%s:%s",
+                 cs->type, cs->id);
+    }
+    po->out.ops = ops;
+    po->out.ctx = as_calloc(1, ops->ctx_size);
+    po->out.loop = p != NULL ? p->loop : NULL;
+    po->out.state_dir = conf->agent.state_dir;
+    po->out.fsync = conf->buffer.fsync;
+    po->out.core = po;
+    as_rbatch_init(&po->rb);
+    pipe_output_limits(po);
+    return po;
+}
+
+static void
+pipe_output_free(struct pipe_output *po)
+{
+    if (po == NULL) {
+        return;
+    }
+    if (po->out.ops->destroy != NULL) {
+        po->out.ops->destroy(&po->out);
+    }
+    if (po->cur != NULL) {
+        as_cursor_close(po->cur);
+    }
+    as_rbatch_free(&po->rb);
+    free(po->out.ctx);
+    free(po);
+}
+
+static void
+pipe_stages_free(struct pipe_stages *st)
+{
+    for (size_t i = 0; i < st->n_inputs; i++) {
+        pipe_input_free(st->inputs[i]);
+    }
+    for (size_t i = 0; i < st->n_outputs; i++) {
+        pipe_output_free(st->outputs[i]);
+    }
+    free(st->inputs);
+    free(st->outputs);
+    memset(st, 0, sizeof(*st));
+}
+
+/* Builds and inits the stages of conf (no I/O).  Errors go to errs. */
+static int
+pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
+                  struct pipe_stages *st, struct as_conf_errors *errs)
+{
+    int rc = 0, r;
+
+    memset(st, 0, sizeof(*st));
+    st->inputs = as_calloc(conf->n_inputs + 1, sizeof(*st->inputs));
+    st->outputs = as_calloc(conf->n_outputs + 2, sizeof(*st->outputs));
+    for (size_t i = 0; i < conf->n_inputs; i++) {
+        const struct as_conf_stage *cs = &conf->inputs[i];
+        struct pipe_input *pi;
+
+        if (cs->st == NULL || cs->st->ops == NULL) {
+            as_conf_errors_add(errs, conf->path, cs->line, cs->col,
+                               "input type '%s' is not implemented yet",
+                               cs->type);
+            rc = AS_ERR_CONFIG;
+            continue;
+        }
+        pi = pipe_input_new(p, cs);
+        st->inputs[st->n_inputs++] = pi;
+        if (pi->format == AS_FORMAT_AUDITD || pi->format == AS_FORMAT_SYSLOG) {
+            as_conf_errors_add(errs, conf->path, cs->line, cs->col,
+                               "input '%s': format '%s' is not implemented "
+                               "yet",
+                               cs->id,
+                               pi->format == AS_FORMAT_AUDITD ? "auditd"
+                                                              : "syslog");
+            rc = AS_ERR_CONFIG;
+        }
+        if (pi->in.ops->init != NULL &&
+            (r = pi->in.ops->init(&pi->in, cs, errs)) != 0) {
+            rc = r;
+        }
+    }
+    for (size_t i = 0; i < conf->n_outputs; i++) {
+        const struct as_conf_stage *cs = &conf->outputs[i];
+        struct pipe_output *po;
+
+        if (cs->st == NULL || cs->st->ops == NULL) {
+            as_conf_errors_add(errs, conf->path, cs->line, cs->col,
+                               "output type '%s' is not implemented yet",
+                               cs->type);
+            rc = AS_ERR_CONFIG;
+            continue;
+        }
+        po = pipe_output_new(p, cs, conf);
+        st->outputs[st->n_outputs++] = po;
+        if (po->out.ops->init != NULL &&
+            (r = po->out.ops->init(&po->out, cs, errs)) != 0) {
+            rc = r;
+        }
+    }
+    if (p != NULL) {
+        struct pipe_output *dl = pipe_output_new(p, NULL, conf);
+
+        st->outputs[st->n_outputs++] = dl;
+        if (dl->out.ops->init != NULL &&
+            (r = dl->out.ops->init(&dl->out, NULL, errs)) != 0) {
+            rc = r;
+        }
+    }
+    return rc;
+}
+
+/* ---- starting ---- */
+
+static int
+pipe_output_start(struct pipe_output *po)
+{
+    struct as_pipeline *p = po->p;
+    uint64_t seg, off;
+    struct as_bpos pos;
+    int rc;
+
+    uv_timer_init(p->loop, &po->timer);
+    po->timer.data = po;
+    po->timer_init = true;
+    if ((rc = as_buffer_cursor_open(p->buffer, po->out.id, &po->cur)) != 0) {
+        as_slog_error(po->out.prefix, "cannot open buffer cursor: %s",
+                      as_strerror(rc));
+        return rc;
+    }
+    if (po->out.ops->start != NULL && (rc = po->out.ops->start(&po->out)) != 0) {
+        as_slog_error(po->out.prefix, "cannot start: %s", as_strerror(rc));
+        return rc;
+    }
+    if (po->out.ops->acked != NULL &&
+        po->out.ops->acked(&po->out, &seg, &off) == 0) {
+        /* The output wrote past the committed cursor before a crash. */
+        pos.segment = seg;
+        pos.offset = off;
+        as_cursor_commit(po->cur, &pos);
+    }
+    po->started = true;
+    return 0;
+}
+
+static int
+pipe_input_start(struct pipe_input *pi)
+{
+    struct as_pipeline *p = pi->p;
+    size_t n = 0;
+    int rc;
+
+    free(pi->recovered);
+    pi->recovered = NULL;
+    for (struct pipe_pos *e = p->positions; e != NULL; e = e->next) {
+        if (strcmp(e->input, pi->in.id) == 0) {
+            n++;
+        }
+    }
+    pi->recovered = as_calloc(n + 1, sizeof(*pi->recovered));
+    n = 0;
+    for (struct pipe_pos *e = p->positions; e != NULL; e = e->next) {
+        if (strcmp(e->input, pi->in.id) == 0) {
+            pi->recovered[n].source = e->source;
+            pi->recovered[n].pos = e->pos;
+            n++;
+        }
+    }
+    pi->in.recovered = pi->recovered;
+    pi->in.n_recovered = n;
+    pi->last = NULL;
+    rc = pi->in.ops->start(&pi->in);
+    pi->in.recovered = NULL;
+    pi->in.n_recovered = 0;
+    if (rc != 0) {
+        as_slog_error(pi->in.prefix, "cannot start: %s", as_strerror(rc));
+        return rc;
+    }
+    pi->started = true;
+    if (p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK &&
+        pi->in.ops->pause != NULL) {
+        pi->in.ops->pause(&pi->in);
+    }
+    return 0;
+}
+
+static int
+pipe_stages_start(struct pipe_stages *st)
+{
+    int rc;
+
+    for (size_t i = 0; i < st->n_outputs; i++) {
+        if ((rc = pipe_output_start(st->outputs[i])) != 0) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < st->n_inputs; i++) {
+        if ((rc = pipe_input_start(st->inputs[i])) != 0) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < st->n_outputs; i++) {
+        pipe_kick(st->outputs[i]);
+    }
+    return 0;
+}
+
+static void
+pipe_checkpoint_cb(uv_timer_t *t)
+{
+    as_pipeline_checkpoint(t->data);
+}
+
+static int
+pipe_mkdirs(const char *path)
+{
+    char *tmp = as_strdup(path);
+    int rc = 0;
+
+    for (char *s = tmp + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+
+            *s = '\0';
+            if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
+                rc = -errno;
+                break;
+            }
+            *s = c;
+            if (c == '\0') {
+                break;
+            }
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+int
+as_pipeline_new(uv_loop_t *loop, const struct as_config *conf,
+                struct as_pipeline **out, struct as_error *err)
+{
+    struct as_pipeline *p = as_calloc(1, sizeof(*p));
+    struct as_buffer_hooks hooks;
+    struct as_conf_errors errs = {NULL, 0};
+    char *bufdir = NULL;
+    int rc;
+
+    p->loop = loop;
+    p->conf = conf;
+    if ((rc = pipe_mkdirs(conf->agent.state_dir)) != 0) {
+        as_error_set(err, "cannot create state_dir %s: %s",
+                     conf->agent.state_dir, as_strerror(rc));
+        goto out;
+    }
+    as_asprintf(&p->dl_path, "%s/deadletter.ndjson", conf->agent.state_dir);
+    if ((rc = as_chainset_new(&conf->chain, conf->agent.hostname, &p->chains,
+                              err)) != 0) {
+        goto out;
+    }
+    if ((rc = as_scrub_new(&conf->scrub, &p->scrub, err)) != 0) {
+        goto out;
+    }
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.recover = pipe_recover_cb;
+    hooks.snapshot = pipe_snapshot_cb;
+    hooks.readable = pipe_readable_cb;
+    hooks.full = pipe_full_cb;
+    hooks.arg = p;
+    as_asprintf(&bufdir, "%s/buffer", conf->agent.state_dir);
+    if ((rc = as_buffer_open(loop, bufdir, &conf->buffer, &hooks,
+                             &p->buffer)) != 0) {
+        as_error_set(err, "cannot open the buffer in %s: %s", bufdir,
+                     as_strerror(rc));
+        goto out;
+    }
+    if ((rc = pipe_stages_build(p, conf, &p->st, &errs)) != 0) {
+        as_error_set(err, "%s", errs.n > 0 ? errs.v[0].msg : as_strerror(rc));
+        goto out;
+    }
+    rc = 0;
+out:
+    as_conf_errors_free(&errs);
+    free(bufdir);
+    if (rc != 0) {
+        p->stopping = true;
+        as_pipeline_free(p);
+        p = NULL;
+    }
+    *out = p;
+    return rc;
+}
+
+int
+as_pipeline_start(struct as_pipeline *p)
+{
+    int rc;
+
+    if (!p->timers_init) {
+        uv_timer_init(p->loop, &p->checkpoint_timer);
+        p->checkpoint_timer.data = p;
+        uv_timer_init(p->loop, &p->drain_timer);
+        p->drain_timer.data = p;
+        p->timers_init = true;
+    }
+    if ((rc = pipe_stages_start(&p->st)) != 0) {
+        return rc;
+    }
+    if (p->conf->chain.enabled && p->conf->chain.signing_key != NULL &&
+        p->conf->chain.signing_key[0] != '\0' &&
+        p->conf->chain.checkpoint_interval_ms > 0) {
+        uv_timer_start(&p->checkpoint_timer, pipe_checkpoint_cb,
+                       p->conf->chain.checkpoint_interval_ms,
+                       p->conf->chain.checkpoint_interval_ms);
+    }
+    return 0;
+}
+
+void
+as_pipeline_checkpoint(struct as_pipeline *p)
+{
+    struct as_record *r;
+
+    for (size_t i = 0; i < p->st.n_inputs; i++) {
+        if (as_chain_checkpoint(p->chains, p->st.inputs[i]->in.id, &r) != 0) {
+            continue;
+        }
+        if (pipe_append_record(p, r) != 0) {
+            as_log_warn("checkpoint for %s not buffered: buffer full",
+                        p->st.inputs[i]->in.id);
+        }
+        as_record_free(r);
+    }
+}
+
+/* ---- stopping and reloading ---- */
+
+static void
+pipe_input_stopped_cb(void *stage, int status)
+{
+    struct as_input *in = stage;
+    struct pipe_input *pi = in->core;
+
+    (void) status;
+    pi->stopped = true;
+    pi->p->closing--;
+    pipe_stop_step(pi->p);
+}
+
+static void
+pipe_output_stopped_cb(void *stage, int status)
+{
+    struct as_output *o = stage;
+    struct pipe_output *po = o->core;
+
+    (void) status;
+    po->stopped = true;
+    po->p->closing--;
+    pipe_stop_step(po->p);
+}
+
+static void
+pipe_handle_closed_cb(uv_handle_t *h)
+{
+    struct as_pipeline *p = h->data;
+
+    p->closing--;
+    pipe_stop_step(p);
+}
+
+static void
+pipe_buffer_closed_cb(void *arg, int status)
+{
+    struct as_pipeline *p = arg;
+
+    if (status != 0) {
+        as_log_error("buffer close failed: %s", as_strerror(status));
+    }
+    p->closing--;
+    pipe_stop_step(p);
+}
+
+static bool
+pipe_all_drained(struct as_pipeline *p)
+{
+    if (as_buffer_pending(p->buffer)) {
+        return false;
+    }
+    for (size_t i = 0; i < p->st.n_outputs; i++) {
+        struct pipe_output *po = p->st.outputs[i];
+
+        if (po->started && (po->sending || !po->idle)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+pipe_drain_cb(uv_timer_t *t)
+{
+    struct as_pipeline *p = t->data;
+
+    for (size_t i = 0; i < p->st.n_outputs; i++) {
+        pipe_kick(p->st.outputs[i]);
+    }
+    pipe_stop_step(p);
+}
+
+static void
+pipe_stop_inputs(struct as_pipeline *p)
+{
+    for (size_t i = 0; i < p->st.n_inputs; i++) {
+        struct pipe_input *pi = p->st.inputs[i];
+
+        if (pi->started && !pi->stopped && pi->in.ops->stop != NULL) {
+            p->closing++;
+            pi->in.ops->stop(&pi->in, pipe_input_stopped_cb);
+        }
+    }
+}
+
+static void
+pipe_reload_finish(struct as_pipeline *p)
+{
+    void (*done)(void *, int) = p->done;
+    void *arg = p->done_arg;
+    struct as_error err;
+    int rc;
+
+    pipe_stages_free(&p->st);
+    p->st = p->next;
+    memset(&p->next, 0, sizeof(p->next));
+    p->conf = p->next_conf;
+    p->next_conf = NULL;
+    p->stopping = false;
+    p->phase = PIPE_RUNNING;
+    p->done = NULL;
+    as_error_clear(&err);
+    as_buffer_reconfigure(p->buffer, &p->conf->buffer);
+    if ((rc = as_chainset_reconfigure(p->chains, &p->conf->chain, &err)) !=
+        0) {
+        as_log_error("reload: chain: %s", err.msg);
+    }
+    uv_timer_stop(&p->checkpoint_timer);
+    rc = as_pipeline_start(p);
+    if (done != NULL) {
+        done(arg, rc);
+    }
+}
+
+/*
+ * The stop (and reload) state machine: every completion calls it again, and
+ * it moves on only when the current phase has no pending completions.  A
+ * reload skips the checkpoint and drain phases and ends by starting the new
+ * stages instead of closing the buffer.
+ */
+static void
+pipe_stop_step(struct as_pipeline *p)
+{
+    if (!p->stopping || p->closing > 0) {
+        return;
+    }
+    switch (p->phase) {
+    case PIPE_RUNNING:
+        return;
+    case PIPE_STOP_INPUTS:
+        if (!p->reloading) {
+            /* All inputs have stopped: seal, then let outputs drain. */
+            if (p->conf->chain.enabled && p->conf->chain.signing_key != NULL &&
+                p->conf->chain.signing_key[0] != '\0') {
+                as_pipeline_checkpoint(p);
+            }
+            p->draining = true;
+            p->drain_deadline =
+                as_mono_ms() + p->conf->agent.shutdown_timeout_ms;
+            p->phase = PIPE_DRAIN;
+            uv_timer_start(&p->drain_timer, pipe_drain_cb, 0, 20);
+            return;
+        }
+        p->phase = PIPE_DRAIN;
+        AS_FALLTHROUGH;
+    case PIPE_DRAIN:
+        if (!p->reloading) {
+            if (!pipe_all_drained(p) && as_mono_ms() < p->drain_deadline) {
+                return;
+            }
+            if (!pipe_all_drained(p)) {
+                as_log_warn("shutdown_timeout reached: undelivered events "
+                            "stay in the buffer for the next start");
+            }
+            uv_timer_stop(&p->drain_timer);
+        }
+        for (size_t i = 0; i < p->st.n_outputs; i++) {
+            struct pipe_output *po = p->st.outputs[i];
+
+            po->stopping = true;
+            if (po->timer_init) {
+                uv_timer_stop(&po->timer);
+            }
+        }
+        p->phase = PIPE_WAIT_SENDS;
+        AS_FALLTHROUGH;
+    case PIPE_WAIT_SENDS:
+        for (size_t i = 0; i < p->st.n_outputs; i++) {
+            if (p->st.outputs[i]->sending) {
+                return;
+            }
+        }
+        p->phase = PIPE_STOP_OUTPUTS;
+        for (size_t i = 0; i < p->st.n_outputs; i++) {
+            struct pipe_output *po = p->st.outputs[i];
+
+            if (po->started && po->out.ops->stop != NULL) {
+                p->closing++;
+                po->out.ops->stop(&po->out, pipe_output_stopped_cb);
+            }
+        }
+        if (p->closing > 0) {
+            return;
+        }
+        AS_FALLTHROUGH;
+    case PIPE_STOP_OUTPUTS:
+        p->phase = PIPE_CLOSE_HANDLES;
+        for (size_t i = 0; i < p->st.n_outputs; i++) {
+            struct pipe_output *po = p->st.outputs[i];
+
+            if (po->timer_init) {
+                po->timer.data = p;
+                p->closing++;
+                uv_close((uv_handle_t *) &po->timer, pipe_handle_closed_cb);
+                po->timer_init = false;
+            }
+        }
+        if (!p->reloading && p->timers_init) {
+            p->closing += 2;
+            uv_close((uv_handle_t *) &p->checkpoint_timer,
+                     pipe_handle_closed_cb);
+            uv_close((uv_handle_t *) &p->drain_timer, pipe_handle_closed_cb);
+        }
+        if (p->closing > 0) {
+            return;
+        }
+        AS_FALLTHROUGH;
+    case PIPE_CLOSE_HANDLES:
+        if (p->reloading) {
+            p->reloading = false;
+            pipe_reload_finish(p);
+            return;
+        }
+        p->phase = PIPE_CLOSE_BUFFER;
+        p->closing++;
+        as_buffer_close(p->buffer, pipe_buffer_closed_cb, p);
+        return;
+    case PIPE_CLOSE_BUFFER:
+        p->phase = PIPE_DONE;
+        if (p->done != NULL) {
+            p->done(p->done_arg, 0);
+        }
+        return;
+    case PIPE_DONE:
+        return;
+    }
+}
+
+void
+as_pipeline_stop(struct as_pipeline *p, void (*done)(void *arg, int status),
+                 void *arg)
+{
+    if (p->stopping) {
+        return;
+    }
+    p->stopping = true;
+    p->done = done;
+    p->done_arg = arg;
+    p->phase = PIPE_STOP_INPUTS;
+    if (p->timers_init) {
+        uv_timer_stop(&p->checkpoint_timer);
+    }
+    pipe_stop_inputs(p);
+    pipe_stop_step(p);
+}
+
+void
+as_pipeline_reload(struct as_pipeline *p, const struct as_config *conf,
+                   void (*done)(void *arg, int status), void *arg)
+{
+    struct as_conf_errors errs = {NULL, 0};
+    struct pipe_stages next;
+
+    if (p->stopping) {
+        done(arg, AS_ERR_STOPPED);
+        return;
+    }
+    if (pipe_stages_build(p, conf, &next, &errs) != 0) {
+        for (size_t i = 0; i < errs.n; i++) {
+            as_log_error("reload rejected: %s:%d:%d: %s", conf->path,
+                         errs.v[i].line, errs.v[i].col, errs.v[i].msg);
+        }
+        as_conf_errors_free(&errs);
+        pipe_stages_free(&next);
+        done(arg, AS_ERR_CONFIG);
+        return;
+    }
+    as_conf_errors_free(&errs);
+    p->next = next;
+    p->next_conf = conf;
+    p->reloading = true;
+    p->stopping = true;
+    p->done = done;
+    p->done_arg = arg;
+    p->phase = PIPE_STOP_INPUTS;
+    pipe_stop_inputs(p);
+    pipe_stop_step(p);
+}
+
+bool
+as_pipeline_input_counters(struct as_pipeline *p, const char *id,
+                           struct as_stage_counters *out)
+{
+    for (size_t i = 0; i < p->st.n_inputs; i++) {
+        if (strcmp(p->st.inputs[i]->in.id, id) == 0) {
+            *out = p->st.inputs[i]->c;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+as_pipeline_output_counters(struct as_pipeline *p, const char *id,
+                            struct as_stage_counters *out)
+{
+    for (size_t i = 0; i < p->st.n_outputs; i++) {
+        if (strcmp(p->st.outputs[i]->out.id, id) == 0) {
+            *out = p->st.outputs[i]->c;
+            return true;
+        }
+    }
+    return false;
+}
+
+int
+as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
+{
+    struct pipe_stages st;
+    struct as_chainset *cs = NULL;
+    struct as_error err;
+    char *bufdir = NULL;
+    struct stat sb;
+    int rc = 0;
+
+    if (pipe_stages_build(NULL, conf, &st, errs) != 0) {
+        rc = AS_ERR_CONFIG;
+    }
+    pipe_stages_free(&st);
+    as_error_clear(&err);
+    if (as_chainset_new(&conf->chain, conf->agent.hostname, &cs, &err) != 0) {
+        as_conf_errors_add(errs, conf->path, 0, 0, "chain: %s", err.msg);
+        rc = AS_ERR_CONFIG;
+    }
+    as_chainset_free(cs);
+    as_asprintf(&bufdir, "%s/buffer", conf->agent.state_dir);
+    if (stat(bufdir, &sb) == 0 && as_buffer_check(bufdir, stderr) != 0) {
+        as_conf_errors_add(errs, conf->path, 0, 0,
+                           "the buffer in %s is damaged (details above); the "
+                           "agent salvages what it can at start",
+                           bufdir);
+        rc = AS_ERR_CORRUPT;
+    }
+    free(bufdir);
+    return rc;
+}
+
+void
+as_pipeline_free(struct as_pipeline *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pipe_stages_free(&p->st);
+    as_buffer_free(p->buffer);
+    as_chainset_free(p->chains);
+    as_scrub_free(p->scrub);
+    while (p->positions != NULL) {
+        struct pipe_pos *e = p->positions;
+
+        p->positions = e->next;
+        free(e->input);
+        free(e->source);
+        free(e);
+    }
+    free(p->dl_path);
+    free(p);
+}

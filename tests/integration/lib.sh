@@ -27,3 +27,47 @@ as_cleanup() {
     [ -n "${AS_TMP:-}" ] && rm -rf "$AS_TMP"
     return 0
 }
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; fails
+# after SECONDS.
+wait_for() {
+    _deadline=$(( $(date +%s) + $1 )); shift
+    while ! "$@"; do
+        [ "$(date +%s)" -ge "$_deadline" ] && return 1
+        sleep 0.1
+    done
+    return 0
+}
+
+# lines FILE...: number of lines in the files (0 when absent).
+lines() {
+    cat "$@" 2>/dev/null | wc -l | tr -d ' '
+}
+
+# has_lines N FILE...: true when the files hold at least N lines.
+has_lines() {
+    _n=$1; shift
+    [ "$(lines "$@")" -ge "$_n" ]
+}
+
+# start_agent CONFIG [LOG]: runs auditshipd in the background.
+start_agent() {
+    _log=${2:-$AS_TMP/agent.log}
+    $AS_VALGRIND "$AUDITSHIPD" -c "$1" >>"$_log" 2>&1 &
+    AS_AGENT_PID=$!
+}
+
+# stop_agent: SIGTERM and wait; returns the agent's exit status.
+stop_agent() {
+    [ -n "${AS_AGENT_PID:-}" ] || return 0
+    kill -TERM "$AS_AGENT_PID" 2>/dev/null
+    wait "$AS_AGENT_PID"
+    _rc=$?
+    AS_AGENT_PID=
+    return $_rc
+}
+
+# gen_events N [SEED]: reference workload on stdout.
+gen_events() {
+    python3 "$AS_SHARED/bench/gen-audit-events.py" -n "$1" --seed "${2:-1}"
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Proves `auditshipd --check`: a valid config exits 0; an invalid one exits 1
+# with one FILE:LINE:COLUMN line per problem (all problems at once), and an
+# unimplemented type is named as such; the shipped default config is valid.
+. "$(dirname "$0")/lib.sh"
+as_tmpdir
+plan 8
+
+cat > "$AS_TMP/bad.yaml" <<EOC
+agent:
+  state_dir: $AS_TMP/state
+  shutdown_timeout: 10 parsecs
+inputs:
+  - id: app
+    type: file
+    paths: ["$AS_TMP/*.ndjson"]
+    max_line_bytes: 12 furlongs
+    colour: blue
+  - id: app
+    type: file
+    paths: ["$AS_TMP/*.log"]
+  - id: sock
+    type: socket
+    path: $AS_TMP/s.sock
+outputs:
+  - id: local
+    type: nosuch
+EOC
+"$AUDITSHIPD" --check -c "$AS_TMP/bad.yaml" > "$AS_TMP/out" 2>&1
+rc=$?
+cat "$AS_TMP/out" | sed 's/^/# /'
+check "invalid config exits 1" [ "$rc" -eq 1 ]
+check "bad duration located" grep -q "^$AS_TMP/bad.yaml:3:[0-9]*: .*duration" "$AS_TMP/out"
+check "bad size located" grep -q "^$AS_TMP/bad.yaml:8:[0-9]*: .*size" "$AS_TMP/out"
+check "unknown key located" grep -q "^$AS_TMP/bad.yaml:9:[0-9]*: .*colour" "$AS_TMP/out"
+check "duplicate id located" grep -q "^$AS_TMP/bad.yaml:10:[0-9]*: .*app" "$AS_TMP/out"
+check "unknown output type named" grep -q "^$AS_TMP/bad.yaml:1[78]:[0-9]*: .*nosuch" "$AS_TMP/out"
+check "every line is FILE:LINE:COLUMN: message" sh -c "! grep -v '^$AS_TMP/bad.yaml:[0-9]*:[0-9]*: ' '$AS_TMP/out'"
+check "shipped default config is valid" sh -c \
+    "sed 's|/var/lib/auditship|$AS_TMP/default|g' '$top_srcdir/conf/auditship.yaml' > '$AS_TMP/default.yaml' && '$AUDITSHIPD' --check -c '$AS_TMP/default.yaml'"

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Compares the events written (source NDJSON files) with the events shipped
+(output NDJSON files), matching them by their `id` member.
+
+usage: exactly_once.py --sent FILE... --got FILE... [--allow-dup]
+
+Prints one line "sent N got M missing K duplicated D altered A" and exits 0
+only when nothing is missing, nothing is duplicated (unless --allow-dup) and
+every shipped event equals the one sent, apart from the reserved `auditship`
+member and values the scrubber replaced with "[REDACTED]".
+"""
+import argparse
+import json
+import sys
+
+
+def load(paths):
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        yield json.loads(line)
+        except FileNotFoundError:
+            pass
+
+
+def same(sent, got):
+    if isinstance(got, str) and got == "[REDACTED]":
+        return True
+    if isinstance(sent, dict) and isinstance(got, dict):
+        if set(sent) != set(got) - {"auditship"}:
+            return False
+        return all(same(sent[k], got[k]) for k in sent)
+    if isinstance(sent, list) and isinstance(got, list):
+        return len(sent) == len(got) and all(same(a, b) for a, b in zip(sent, got))
+    return sent == got
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sent", nargs="+", required=True)
+    ap.add_argument("--got", nargs="+", required=True)
+    ap.add_argument("--allow-dup", action="store_true")
+    a = ap.parse_args()
+    sent = {}
+    for e in load(a.sent):
+        sent[e["id"]] = e
+    seen = {}
+    altered = 0
+    for e in load(a.got):
+        i = e.get("id")
+        if i is None:
+            continue
+        seen[i] = seen.get(i, 0) + 1
+        if i in sent and seen[i] == 1 and not same(sent[i], e):
+            altered += 1
+    missing = sum(1 for i in sent if i not in seen)
+    dup = sum(n - 1 for n in seen.values())
+    print(f"sent {len(sent)} got {sum(seen.values())} missing {missing} "
+          f"duplicated {dup} altered {altered}")
+    ok = missing == 0 and altered == 0 and (dup == 0 or a.allow_dup)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
