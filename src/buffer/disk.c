@@ -23,6 +23,10 @@
  * - Every segment this process creates starts with the snapshot records
  *   followed by one AS__BREC_SNAPEND frame.
  *
+ * buffer.type memory runs the same code over anonymous memfd segments:
+ * nothing is recovered or persisted (cursors live in memory only), fsync
+ * does not apply, and max_bytes bounds the memory used.
+ *
  * fsync modes: `never` makes records readable after write(2); `batch`
  * fdatasyncs the segment files before records become readable; `always`
  * additionally fsyncs the buffer directory after a segment is created or
@@ -30,6 +34,7 @@
  * pool, with the next flush).  The loop thread never calls fsync.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +97,7 @@ struct as_cursor {
 
 struct as_buffer {
     uv_loop_t *loop;
+    bool mem; /* type memory: memfd segments, no files */
     char *dir;
     char *cdir;
     struct as_conf_buffer conf;
@@ -538,7 +544,7 @@ disk_flush(struct as_buffer *b)
         b->cur = !b->cur;
         w = &b->st[!b->cur];
     }
-    b->w_fsync = b->conf.fsync;
+    b->w_fsync = b->mem ? AS_FSYNC_NEVER : b->conf.fsync;
     b->w_sync_meta = b->meta_dirty;
     b->meta_dirty = false;
     if (b->w_sync_meta && b->conf.fsync == AS_FSYNC_ALWAYS) {
@@ -596,7 +602,12 @@ disk_seg_create(struct as_buffer *b)
     if ((r = as__seg_path(path, sizeof(path), b->dir, id)) != 0) {
         return r;
     }
-    if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+    if (b->mem) {
+        fd = memfd_create("auditship-buffer", MFD_CLOEXEC);
+    } else {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) {
         r = -errno;
         as_log_errno(errno, "buffer: create %s", path);
         return r;
@@ -643,7 +654,7 @@ disk_seg_delete(struct as_buffer *b, size_t i)
     if (s->fd >= 0) {
         close(s->fd);
     }
-    if (as__seg_path(path, sizeof(path), b->dir, s->id) == 0 &&
+    if (!b->mem && as__seg_path(path, sizeof(path), b->dir, s->id) == 0 &&
         unlink(path) != 0 && errno != ENOENT) {
         as_log_errno(errno, "buffer: unlink %s", path);
     }
@@ -651,7 +662,8 @@ disk_seg_delete(struct as_buffer *b, size_t i)
     memmove(&b->segs[i], &b->segs[i + 1],
             (b->nsegs - i - 1) * sizeof(*b->segs));
     b->nsegs--;
-    b->meta_dirty = b->conf.fsync == AS_FSYNC_ALWAYS || b->meta_dirty;
+    b->meta_dirty = (!b->mem && b->conf.fsync == AS_FSYNC_ALWAYS) ||
+                    b->meta_dirty;
 }
 
 /* Deletes the segments every open cursor has passed. */
@@ -837,30 +849,31 @@ as_buffer_open(uv_loop_t *loop, const char *dir,
 
     *out = NULL;
     if (conf->type == AS_BUFFER_MEMORY) {
-        as_log_error("buffer: type memory is not implemented");
-        return AS_ERR_NOTIMPL;
-    }
-    if ((r = disk_mkdir(dir)) != 0) {
+        dir = "(memory)";
+    } else if ((r = disk_mkdir(dir)) != 0) {
         as_log_errno(-r, "buffer: mkdir %s", dir);
         return r;
     }
     b = as_calloc(1, sizeof(*b));
     b->loop = loop;
+    b->mem = conf->type == AS_BUFFER_MEMORY;
     b->dir = as_strdup(dir);
     as_asprintf(&b->cdir, "%s/cursors", dir);
     b->conf = *conf;
     b->hooks = *hooks;
     b->seg_max = disk_seg_max(conf);
     b->stats.max_bytes = conf->max_bytes;
-    if ((r = disk_mkdir(b->cdir)) != 0) {
-        as_log_errno(-r, "buffer: mkdir %s", b->cdir);
-        goto fail;
+    if (!b->mem) {
+        if ((r = disk_mkdir(b->cdir)) != 0) {
+            as_log_errno(-r, "buffer: mkdir %s", b->cdir);
+            goto fail;
+        }
+        if ((r = disk_load(b)) != 0) {
+            as_log_error("buffer: listing %s: %s", dir, as_strerror(r));
+            goto fail;
+        }
+        disk_recover(b);
     }
-    if ((r = disk_load(b)) != 0) {
-        as_log_error("buffer: listing %s: %s", dir, as_strerror(r));
-        goto fail;
-    }
-    disk_recover(b);
     if ((r = disk_seg_create(b)) != 0) {
         goto fail;
     }
@@ -1090,7 +1103,9 @@ as_buffer_cursor_open(struct as_buffer *b, const char *name,
     as__reader_init(&c->rd, -1, 0);
     c->cpos.segment = b->segs[0].id;
     c->cpos.offset = 0;
-    if ((fd = open(c->path, O_RDONLY | O_CLOEXEC)) >= 0) {
+    if (b->mem) {
+        /* Nothing persisted: start at the oldest record. */
+    } else if ((fd = open(c->path, O_RDONLY | O_CLOEXEC)) >= 0) {
         n = read(fd, raw, sizeof(raw));
         close(fd);
         if (n < 0 || as__cursor_decode(raw, (size_t) n, &c->cpos) != 0) {
@@ -1273,6 +1288,9 @@ as_cursor_commit(struct as_cursor *c, const struct as_bpos *upto)
     if (disk_pos_cmp(&c->rpos, &c->cpos) < 0) {
         c->rpos = c->cpos;
     }
+    if (b->mem) {
+        goto done;
+    }
     as__cursor_encode(raw, &c->cpos);
     as_asprintf(&tmp, "%s.tmp", c->path);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
@@ -1298,6 +1316,7 @@ as_cursor_commit(struct as_cursor *c, const struct as_bpos *upto)
             uv_idle_start(&b->idle, disk_idle_cb);
         }
     }
+done:
     disk_gc(b);
     disk_recompute_oldest(b);
     disk_update_full(b);

@@ -933,6 +933,44 @@ test_reopen_keeps_place_after_delete(void **state)
     fx_close(fx);
 }
 
+static void
+test_memory_type(void **state)
+{
+    struct fx *fx = *state;
+    struct as_buffer_stats st;
+    struct as_cursor *c, *c2;
+    struct stat sb;
+    uint64_t next = 1;
+
+    fx->conf.type = AS_BUFFER_MEMORY;
+    fx->conf.max_bytes = 8ull << 20;
+    fx_open(fx);
+    assert_int_equal(fx->snapshots, 1);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "two", &c2), 0);
+    for (uint64_t i = 1; i <= 3000; i++) {
+        assert_int_equal(fx_append(fx, i, 1000), 0);
+    }
+    fx_run(fx);
+    as_buffer_get_stats(fx->b, &st);
+    assert_true(st.segments >= 3);
+    assert_int_equal(fx_drain(c, &next, 400, true), 3000);
+    as_buffer_get_stats(fx->b, &st);
+    assert_true(st.segments >= 3); /* "two" has not moved */
+    next = 1;
+    assert_int_equal(fx_drain(c2, &next, 400, true), 3000);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.segments, 1);
+    as_cursor_close(c);
+    as_cursor_close(c2);
+    fx_close(fx);
+    /* Nothing touched the disk, and nothing survives a reopen. */
+    assert_int_equal(stat(fx->dir, &sb), -1);
+    fx_open(fx);
+    assert_int_equal(fx->nrec, 0);
+    fx_close(fx);
+}
+
 static int
 fx_scan_cb(void *arg, const struct as_brec *r, const struct as_bpos *at)
 {
@@ -1063,6 +1101,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_place_after_delete,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_offline, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_type, fx_setup,
+                                        fx_teardown),
     };
 
     as_log_set_level(AS_LOG_ERROR);
