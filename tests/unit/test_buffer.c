@@ -794,6 +794,14 @@ test_block(void **state)
     assert_int_equal(fx_drain(c, NULL, 300, true), 2500);
     assert_false(fx->full);
     assert_int_equal(fx->full_false, 1);
+    /* A reload lowering max_bytes below the usage blocks again. */
+    fx->conf.max_bytes = 1000;
+    as_buffer_reconfigure(fx->b, &fx->conf);
+    assert_true(fx->full);
+    assert_int_equal(fx->full_true, 2);
+    fx->conf.max_bytes = 2ull << 20;
+    as_buffer_reconfigure(fx->b, &fx->conf);
+    assert_false(fx->full);
     as_cursor_close(c);
     fx_close(fx);
 }
