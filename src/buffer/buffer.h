@@ -132,6 +132,7 @@ struct as_rbatch {
     struct as_brec *meta;
     size_t n, cap;
     struct as_bpos end; /* position just past the last record read */
+    struct as_buf raw;  /* internal: the frames meta[] points into */
 };
 
 void as_rbatch_init(struct as_rbatch *rb);

@@ -1,0 +1,96 @@
+/*
+ * Internals shared by the disk buffer (disk.c) and its offline tools
+ * (offline.c): the record frame format, segment file naming and a
+ * sequential frame reader that skips damage.  Not for use outside
+ * src/buffer and src/ctl/bufctl.c.
+ *
+ * Frame (all integers little-endian):
+ *   [u32 magic][u32 body length][u32 zlib crc32 of body][body]
+ * Body, version 1:
+ *   u8 version, u8 type, u8 flags (bit 0: has_pos), u8 reserved,
+ *   u64 seq, i64 received_ns,
+ *   if has_pos: u64 dev, u64 ino, u64 fp, u32 fp_len, u64 offset,
+ *   strings input, source, chain, epoch, hash: u16 length, bytes, NUL,
+ *   payload: u32 length, bytes, NUL.
+ * The NULs let a decoded struct as_brec point straight into the body.
+ */
+#ifndef AS_BUFFER_SEGMENT_H
+#define AS_BUFFER_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "buffer.h"
+
+#define AS__FRAME_MAGIC   0x31574241u /* "ABW1" */
+#define AS__FRAME_HDR     12
+#define AS__FRAME_MAX     (64u << 20) /* bound on a body length */
+#define AS__BREC_VERSION  1
+/* Internal record type: ends the snapshot at the head of a segment.  Its
+ * seq holds the segment id.  Never given to readers or to recover(). */
+#define AS__BREC_SNAPEND  0x7f
+
+/* Bytes the frame for r takes, or 0 when a field exceeds the format. */
+size_t as__frame_size(const struct as_brec *r);
+/* Encodes r as one frame at p (as__frame_size(r) bytes). */
+void as__frame_encode(char *p, const struct as_brec *r, size_t size);
+/* Decodes a body; pointers in out point into body.  AS_ERR_CORRUPT. */
+int as__brec_decode(const char *body, size_t len, struct as_brec *out);
+
+/* "DIR/seg-%016llx.log" */
+int as__seg_path(char *out, size_t size, const char *dir, uint64_t id);
+/* Parses a segment file name; 0 when name is one. */
+int as__seg_name_parse(const char *name, uint64_t *id);
+
+struct as__segref {
+    uint64_t id;
+    uint64_t size;
+};
+/* Lists the segment files of dir sorted by id.  *out is as_malloc'ed. */
+int as__seg_list(const char *dir, struct as__segref **out, size_t *n);
+
+/* Cursor file: [u32 magic][u32 version][u64 segment][u64 offset][u32 crc]. */
+#define AS__CURSOR_MAGIC 0x31434241u /* "ABC1" */
+#define AS__CURSOR_SIZE  28
+void as__cursor_encode(unsigned char out[AS__CURSOR_SIZE],
+                       const struct as_bpos *pos);
+int as__cursor_decode(const unsigned char *p, size_t len,
+                      struct as_bpos *pos);
+
+/*
+ * A sequential reader over one segment file: a window of bytes read with
+ * pread, never past limit (the readable end).  fd is borrowed.
+ */
+struct as__reader {
+    int fd;
+    uint64_t limit;
+    struct as_buf win;
+    uint64_t win_off;
+};
+
+struct as__frame {
+    uint64_t off, end; /* the frame's bytes in the file */
+    const char *body;  /* valid until the next call */
+    uint32_t len;
+};
+
+#define AS__RD_END  0 /* no more bytes before limit */
+#define AS__RD_OK   1 /* f holds a frame with a valid checksum */
+#define AS__RD_TORN 2 /* the bytes from *pos to limit hold no valid frame */
+
+void as__reader_init(struct as__reader *rd, int fd, uint64_t limit);
+void as__reader_free(struct as__reader *rd);
+/* Drops the window (new fd or bytes changed under it). */
+void as__reader_reset(struct as__reader *rd, int fd);
+/*
+ * Reads the frame at *pos.  On a damaged frame it resynchronizes on the
+ * next magic whose checksum verifies and adds one to *skipped.  Returns
+ * AS__RD_OK (with *pos = f->end), AS__RD_END, AS__RD_TORN (*pos unchanged)
+ * or -errno.
+ */
+int as__reader_next(struct as__reader *rd, uint64_t *pos, struct as__frame *f,
+                    uint64_t *skipped);
+
+#endif
