@@ -1332,3 +1332,9 @@ out:
     free(tmp);
     return r;
 }
+
+bool
+as_buffer_pending(const struct as_buffer *b)
+{
+    return b->inflight || b->st[0].buf.len > 0 || b->st[1].buf.len > 0;
+}
