@@ -34,11 +34,11 @@
 #include "mem.h"
 #include "stage.h"
 
-#define CONF_MAX_FILE (4u << 20)     /* largest config file read */
-#define CONF_MAX_SCALAR (1u << 20)   /* largest value after expansion */
-#define CONF_MAX_VISITS 100000       /* nodes walked, aliases included */
-#define CONF_MAX_ID 64               /* ids name files, chains, prefixes */
-#define CONF_WHERE 160               /* "outputs[12].batch" and the like */
+#define CONF_MAX_FILE   (4u << 20) /* largest config file read */
+#define CONF_MAX_SCALAR (1u << 20) /* largest value after expansion */
+#define CONF_MAX_VISITS 100000     /* nodes walked, aliases included */
+#define CONF_MAX_ID     64         /* ids name files, chains, prefixes */
+#define CONF_WHERE      160        /* "outputs[12].batch" and the like */
 
 struct conf_ctx {
     const char *file;
@@ -102,8 +102,8 @@ void
 as_conf_errors_print(const struct as_conf_errors *e, FILE *out)
 {
     for (size_t i = 0; e != NULL && i < e->n; i++) {
-        fprintf(out, "%s:%d:%d: %s\n", e->v[i].file, e->v[i].line,
-                e->v[i].col, e->v[i].msg);
+        fprintf(out, "%s:%d:%d: %s\n", e->v[i].file, e->v[i].line, e->v[i].col,
+                e->v[i].msg);
     }
 }
 
@@ -125,9 +125,8 @@ conf_errors_sort(struct as_conf_errors *errs, size_t from)
     }
 }
 
-static void
-conf_err(struct conf_ctx *x, const yaml_mark_t *m, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void conf_err(struct conf_ctx *x, const yaml_mark_t *m, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
 
 static void
 conf_err(struct conf_ctx *x, const yaml_mark_t *m, const char *fmt, ...)
@@ -192,8 +191,7 @@ conf_is_null(const yaml_node_t *n)
         return false;
     }
     v = (const char *) n->data.scalar.value;
-    return strcmp(v, "") == 0 || strcmp(v, "~") == 0 ||
-           strcmp(v, "null") == 0;
+    return strcmp(v, "") == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0;
 }
 
 /* The key text of a mapping pair, or NULL when the key is not a scalar. */
@@ -276,9 +274,8 @@ conf_err_unknown(struct conf_ctx *x, const yaml_node_t *kn, const char *name,
                  const char *in, const char *suggestion)
 {
     if (suggestion != NULL) {
-        conf_err(x, &kn->start_mark,
-                 "unknown key '%s' %s (did you mean '%s'?)", name, in,
-                 suggestion);
+        conf_err(x, &kn->start_mark, "unknown key '%s' %s (did you mean '%s'?)",
+                 name, in, suggestion);
     } else {
         conf_err(x, &kn->start_mark, "unknown key '%s' %s", name, in);
     }
@@ -314,7 +311,8 @@ conf_expand(struct conf_ctx *x, const yaml_node_t *n, const char *where,
         size_t nlen = 0, dlen = 0;
         char name[128];
 
-        if (s[i] != '$' || i + 1 >= len || (s[i + 1] != '$' && s[i + 1] != '{')) {
+        if (s[i] != '$' || i + 1 >= len ||
+            (s[i + 1] != '$' && s[i + 1] != '{')) {
             if (as_buf_putc(&b, s[i]) != 0) {
                 goto toolong;
             }
@@ -444,8 +442,7 @@ int
 as_parse_size(const char *s, uint64_t *out)
 {
     static const char *const names[] = {"", "B", "KiB", "MiB", "GiB"};
-    static const uint64_t mults[] = {1, 1, 1ULL << 10, 1ULL << 20,
-                                     1ULL << 30};
+    static const uint64_t mults[] = {1, 1, 1ULL << 10, 1ULL << 20, 1ULL << 30};
     const char *end;
     uint64_t v, mult;
     bool found;
@@ -558,16 +555,16 @@ conf_choice(const char *const *choices, const char *v)
 /* ---- typed values ---- */
 
 static void
-conf_set_list(struct conf_ctx *x, const struct as_conf_key *k,
-              yaml_node_t *n, struct as_strlist *l, const char *where)
+conf_set_list(struct conf_ctx *x, const struct as_conf_key *k, yaml_node_t *n,
+              struct as_strlist *l, const char *where)
 {
     char iwhere[CONF_WHERE];
 
     if (conf_is_null(n)) {
         /* An empty list, checked below like `[]`. */
     } else if (n->type != YAML_SEQUENCE_NODE) {
-        conf_err(x, &n->start_mark, "expected a sequence for %s, got %s",
-                 where, conf_node_kind(n));
+        conf_err(x, &n->start_mark, "expected a sequence for %s, got %s", where,
+                 conf_node_kind(n));
         return;
     } else {
         size_t cnt = (size_t) (n->data.sequence.items.top -
@@ -575,8 +572,8 @@ conf_set_list(struct conf_ctx *x, const struct as_conf_key *k,
 
         l->v = as_calloc(cnt, sizeof(*l->v));
         for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *it = yaml_document_get_node(
-                x->doc, n->data.sequence.items.start[i]);
+            yaml_node_t *it =
+                yaml_document_get_node(x->doc, n->data.sequence.items.start[i]);
             char *s;
 
             if (it == NULL || !conf_visit(x, it)) {
@@ -604,8 +601,8 @@ conf_set_map(struct conf_ctx *x, const struct as_conf_key *k, yaml_node_t *n,
         return;
     }
     if (n->type != YAML_MAPPING_NODE) {
-        conf_err(x, &n->start_mark, "expected a mapping for %s, got %s",
-                 where, conf_node_kind(n));
+        conf_err(x, &n->start_mark, "expected a mapping for %s, got %s", where,
+                 conf_node_kind(n));
         return;
     }
     cnt = (size_t) (n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -670,8 +667,8 @@ conf_set_sections(struct conf_ctx *x, const struct as_conf_key *k,
         return;
     }
     if (n->type != YAML_SEQUENCE_NODE) {
-        conf_err(x, &n->start_mark, "expected a sequence for %s, got %s",
-                 where, conf_node_kind(n));
+        conf_err(x, &n->start_mark, "expected a sequence for %s, got %s", where,
+                 conf_node_kind(n));
         return;
     }
     cnt = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
@@ -753,10 +750,9 @@ conf_set(struct conf_ctx *x, const struct as_conf_key *k, yaml_node_t *n,
         break;
     case AS_CONF_INT:
         if ((r = conf_parse_int(s, CONF_FIELD(base, k, int64_t))) != 0) {
-            conf_err(x, &n->start_mark,
-                     "invalid integer '%s' for %s (%s)", s, where,
-                     r == -ERANGE ? "too large"
-                                  : "expected a non-negative integer");
+            conf_err(
+                x, &n->start_mark, "invalid integer '%s' for %s (%s)", s, where,
+                r == -ERANGE ? "too large" : "expected a non-negative integer");
         }
         break;
     case AS_CONF_SIZE:
@@ -770,8 +766,8 @@ conf_set(struct conf_ctx *x, const struct as_conf_key *k, yaml_node_t *n,
         break;
     case AS_CONF_DURATION:
         if ((r = as_parse_duration(s, CONF_FIELD(base, k, uint64_t))) != 0) {
-            conf_err(x, &n->start_mark, "invalid duration '%s' for %s (%s)",
-                     s, where,
+            conf_err(x, &n->start_mark, "invalid duration '%s' for %s (%s)", s,
+                     where,
                      r == -ERANGE ? "too large"
                                   : "expected a number with a unit ms, s, m "
                                     "or h, e.g. 10s");
@@ -829,8 +825,8 @@ conf_set_default(struct conf_ctx *x, const struct as_conf_key *k, void *base,
 }
 
 static void
-conf_apply_default(struct conf_ctx *x, const struct as_conf_key *k,
-                   void *base, const char *where)
+conf_apply_default(struct conf_ctx *x, const struct as_conf_key *k, void *base,
+                   const char *where)
 {
     if (k->type == AS_CONF_SECTION) {
         conf_apply_defaults(x, k->sub, (char *) base + k->off, where);
@@ -919,8 +915,8 @@ conf_walk_map(struct conf_ctx *x, yaml_node_t *node,
         t--; /* the loop stepped past the table that matched */
         if (seen[t][ki] != NULL) {
             conf_err(x, &kn->start_mark,
-                     "duplicate key '%s' in %s (first at line %d)", name,
-                     where, (int) seen[t][ki]->start_mark.line + 1);
+                     "duplicate key '%s' in %s (first at line %d)", name, where,
+                     (int) seen[t][ki]->start_mark.line + 1);
             continue;
         }
         seen[t][ki] = kn;
@@ -1032,10 +1028,11 @@ conf_check_routes(struct conf_ctx *x, const struct as_config *c,
             continue;
         }
         if (cnt == s->inputs.n) {
-            at = yaml_document_get_node(x->doc, ln->data.sequence.items.start[j]);
+            at = yaml_document_get_node(x->doc,
+                                        ln->data.sequence.items.start[j]);
         }
-        conf_err(x, &at->start_mark,
-                 "%s.inputs routes unknown input '%s'", where, s->inputs.v[j]);
+        conf_err(x, &at->start_mark, "%s.inputs routes unknown input '%s'",
+                 where, s->inputs.v[j]);
     }
 }
 
@@ -1045,9 +1042,8 @@ conf_stages(struct conf_ctx *x, struct as_config *c, yaml_node_t *node,
 {
     const char *kindw = kind == AS_STAGE_INPUT ? "input" : "output";
     const char *list = kind == AS_STAGE_INPUT ? "inputs" : "outputs";
-    const struct as_conf_key *common = kind == AS_STAGE_INPUT
-                                           ? as_keys_input_common
-                                           : as_keys_output_common;
+    const struct as_conf_key *common =
+        kind == AS_STAGE_INPUT ? as_keys_input_common : as_keys_output_common;
     struct as_conf_stage *v;
     char where[CONF_WHERE];
     size_t cnt;
@@ -1144,16 +1140,26 @@ conf_stages(struct conf_ctx *x, struct as_config *c, yaml_node_t *node,
 /* ---- top level ---- */
 
 static const struct as_conf_key conf_keys_top[] = {
-    {.name = "agent", .type = AS_CONF_SECTION,
-     .off = offsetof(struct as_config, agent), .sub = as_keys_agent},
-    {.name = "validate", .type = AS_CONF_SECTION,
-     .off = offsetof(struct as_config, validate), .sub = as_keys_validate},
-    {.name = "scrub", .type = AS_CONF_SECTION,
-     .off = offsetof(struct as_config, scrub), .sub = as_keys_scrub},
-    {.name = "chain", .type = AS_CONF_SECTION,
-     .off = offsetof(struct as_config, chain), .sub = as_keys_chain},
-    {.name = "buffer", .type = AS_CONF_SECTION,
-     .off = offsetof(struct as_config, buffer), .sub = as_keys_buffer},
+    {.name = "agent",
+     .type = AS_CONF_SECTION,
+     .off = offsetof(struct as_config, agent),
+     .sub = as_keys_agent},
+    {.name = "validate",
+     .type = AS_CONF_SECTION,
+     .off = offsetof(struct as_config, validate),
+     .sub = as_keys_validate},
+    {.name = "scrub",
+     .type = AS_CONF_SECTION,
+     .off = offsetof(struct as_config, scrub),
+     .sub = as_keys_scrub},
+    {.name = "chain",
+     .type = AS_CONF_SECTION,
+     .off = offsetof(struct as_config, chain),
+     .sub = as_keys_chain},
+    {.name = "buffer",
+     .type = AS_CONF_SECTION,
+     .off = offsetof(struct as_config, buffer),
+     .sub = as_keys_buffer},
     {.name = NULL},
 };
 
@@ -1274,12 +1280,11 @@ as_config_load_string(const char *name, const char *text, size_t len,
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, (const unsigned char *) text, len);
     if (!yaml_parser_load(&p, &doc)) {
-        as_conf_errors_add(errs, name, (int) p.problem_mark.line + 1,
-                           (int) p.problem_mark.column + 1,
-                           "YAML syntax error: %s%s%s",
-                           p.problem != NULL ? p.problem : "unknown",
-                           p.context != NULL ? " " : "",
-                           p.context != NULL ? p.context : "");
+        as_conf_errors_add(
+            errs, name, (int) p.problem_mark.line + 1,
+            (int) p.problem_mark.column + 1, "YAML syntax error: %s%s%s",
+            p.problem != NULL ? p.problem : "unknown",
+            p.context != NULL ? " " : "", p.context != NULL ? p.context : "");
         goto out;
     }
     have_doc = true;
@@ -1371,6 +1376,15 @@ out:
 
 /* ---- freeing ---- */
 
+/* Config strings may hold credentials (auth, headers): cleanse them. */
+static void
+conf_freestr(char *p)
+{
+    if (p != NULL) {
+        as_freezero(p, strlen(p));
+    }
+}
+
 static void
 conf_free_keys(const struct as_conf_key *keys, void *base)
 {
@@ -1382,13 +1396,13 @@ conf_free_keys(const struct as_conf_key *keys, void *base)
 
         switch (k->type) {
         case AS_CONF_STR:
-            free(*CONF_FIELD(base, k, char *));
+            conf_freestr(*CONF_FIELD(base, k, char *));
             *CONF_FIELD(base, k, char *) = NULL;
             break;
         case AS_CONF_LIST:
             l = CONF_FIELD(base, k, struct as_strlist);
             for (size_t i = 0; i < l->n; i++) {
-                free(l->v[i]);
+                conf_freestr(l->v[i]);
             }
             free(l->v);
             l->v = NULL;
@@ -1397,8 +1411,8 @@ conf_free_keys(const struct as_conf_key *keys, void *base)
         case AS_CONF_MAP:
             m = CONF_FIELD(base, k, struct as_kvlist);
             for (size_t i = 0; i < m->n; i++) {
-                free(m->v[i].key);
-                free(m->v[i].val);
+                conf_freestr(m->v[i].key);
+                conf_freestr(m->v[i].val);
             }
             free(m->v);
             m->v = NULL;

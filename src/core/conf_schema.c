@@ -22,12 +22,12 @@
     }
 #define KEYE(n, d, s, f, c, h)                                                 \
     {                                                                          \
-        .name = (n), .type = AS_CONF_ENUM, .def = (d),                         \
-        .off = offsetof(s, f), .choices = (c), .help = (h)                     \
+        .name = (n), .type = AS_CONF_ENUM, .def = (d), .off = offsetof(s, f),  \
+        .choices = (c), .help = (h)                                            \
     }
 #define KEYS(n, s, f, sb, h)                                                   \
     {                                                                          \
-        .name = (n), .type = AS_CONF_SECTION, .off = offsetof(s, f),          \
+        .name = (n), .type = AS_CONF_SECTION, .off = offsetof(s, f),           \
         .help = (h), .sub = (sb)                                               \
     }
 #define KEY_END                                                                \
@@ -42,8 +42,8 @@ static const char *const schema_log_levels[] = {"error", "warn", "info",
 static const char *const schema_file_formats[] = {"json", "auditd", "syslog",
                                                   "raw", NULL};
 /* The socket has no auditd framing: "" keeps AS_FORMAT_* numbering. */
-static const char *const schema_socket_formats[] = {"json", "", "syslog",
-                                                    "raw", NULL};
+static const char *const schema_socket_formats[] = {"json", "", "syslog", "raw",
+                                                    NULL};
 static const char *const schema_start_at[] = {"beginning", "end", NULL};
 static const char *const schema_sock_modes[] = {"stream", "datagram", NULL};
 static const char *const schema_schemas[] = {"audit", "none", NULL};
@@ -82,7 +82,9 @@ schema_check_status(const char *key)
      offsetof(struct as_conf_agent, http))
 
 static const struct as_conf_key schema_agent_http[] = {
-    {.name = "listen", .type = AS_CONF_STR, .def = "127.0.0.1:9880",
+    {.name = "listen",
+     .type = AS_CONF_STR,
+     .def = "127.0.0.1:9880",
      .off = AGENT_HTTP_OFF(listen),
      .help = "Address of the health and metrics server; \"\" disables it."},
     KEY_END,
@@ -94,7 +96,8 @@ const struct as_conf_key as_keys_agent[] = {
     KEY("hostname", AS_CONF_STR, "\"\"", struct as_conf_agent, hostname,
         "Host name stamped on records; \"\" means gethostname()."),
     KEYE("log_level", "info", struct as_conf_agent, log_level,
-         schema_log_levels, "Least severe level logged: error|warn|info|debug."),
+         schema_log_levels,
+         "Least severe level logged: error|warn|info|debug."),
     KEY("shutdown_timeout", AS_CONF_DURATION, "10s", struct as_conf_agent,
         shutdown_timeout_ms, "Time allowed to flush and persist on SIGTERM."),
     KEYS("http", struct as_conf_agent, http, schema_agent_http,
@@ -108,7 +111,8 @@ const struct as_conf_key as_keys_validate[] = {
     KEYE("schema", "audit", struct as_conf_validate, schema, schema_schemas,
          "Event schema to enforce: audit|none."),
     KEYE("on_invalid", "deadletter", struct as_conf_validate, on_invalid,
-         schema_on_invalid, "What to do with invalid events: deadletter|pass|drop."),
+         schema_on_invalid,
+         "What to do with invalid events: deadletter|pass|drop."),
     KEY_END,
 };
 
@@ -133,14 +137,16 @@ const struct as_conf_key as_keys_scrub[] = {
         "github_token, slack_token, credit_card]",
         struct as_conf_scrub, patterns,
         "Built-in secret patterns redacted inside any string value."),
-    {.name = "custom", .type = AS_CONF_SECTIONS,
+    {.name = "custom",
+     .type = AS_CONF_SECTIONS,
      .def = "[{name: ticket_id, regex: \"TCK-[0-9]{8}\"}]",
      .off = offsetof(struct as_conf_scrub, custom),
      .help = "Extra patterns: a list of {name, regex}.",
      .sub = schema_scrub_custom,
      .item_size = sizeof(struct as_conf_scrub_custom)},
     KEY("replacement", AS_CONF_STR, "\"[REDACTED]\"", struct as_conf_scrub,
-        replacement, "Text replacing a secret, or \"hmac\" for a keyed digest."),
+        replacement,
+        "Text replacing a secret, or \"hmac\" for a keyed digest."),
     KEY("key_file", AS_CONF_STR, "\"\"", struct as_conf_scrub, key_file,
         "Key file for replacement: hmac."),
     KEY_END,
@@ -213,8 +219,8 @@ const struct as_conf_key as_keys_input_file[] = {
 const struct as_conf_key as_keys_input_socket[] = {
     KEY("path", AS_CONF_STR, NULL, struct as_conf_input_socket, path,
         "Path of the Unix socket to listen on."),
-    KEYE("mode", "stream", struct as_conf_input_socket, mode,
-         schema_sock_modes, "stream (newline-delimited) | datagram."),
+    KEYE("mode", "stream", struct as_conf_input_socket, mode, schema_sock_modes,
+         "stream (newline-delimited) | datagram."),
     KEYE("format", "json", struct as_conf_input_socket, format,
          schema_socket_formats, "Message format: json|syslog|raw."),
     KEY("permissions", AS_CONF_STR, "\"0660\"", struct as_conf_input_socket,
@@ -300,15 +306,18 @@ const struct as_conf_key as_keys_output_http[] = {
         compression_level, "gzip level, 1 (fast) to 9 (small)."),
     KEYS("batch", struct as_conf_output_http, batch, schema_batch,
          "Batching limits."),
-    {.name = "headers", .type = AS_CONF_MAP, .def = "{}",
+    {.name = "headers",
+     .type = AS_CONF_MAP,
+     .def = "{}",
      .off = offsetof(struct as_conf_output_http, headers),
      .help = "Extra request headers: {name: value}."},
-    KEYS("auth", struct as_conf_output_http, auth, schema_auth,
-         "Credentials."),
+    KEYS("auth", struct as_conf_output_http, auth, schema_auth, "Credentials."),
     KEYS("tls", struct as_conf_output_http, tls, schema_tls, "TLS settings."),
     KEYS("retry", struct as_conf_output_http, retry, schema_retry,
          "Retry backoff."),
-    {.name = "response_actions", .type = AS_CONF_MAP, .def = "{}",
+    {.name = "response_actions",
+     .type = AS_CONF_MAP,
+     .def = "{}",
      .off = offsetof(struct as_conf_output_http, response_actions),
      .choices = schema_actions,
      .help = "Status code overrides: {409: ack}; ack|retry|reject|deadletter.",

@@ -165,8 +165,7 @@ test_parse_duration(void **state)
     assert_int_equal(as_parse_duration("5124095576030h", &v), 0);
     assert_true(v == 5124095576030ULL * 3600000ULL);
     assert_int_equal(as_parse_duration("5124095576031h", &v), -ERANGE);
-    assert_int_equal(as_parse_duration("99999999999999999999ms", &v),
-                     -ERANGE);
+    assert_int_equal(as_parse_duration("99999999999999999999ms", &v), -ERANGE);
     v = 7;
     assert_int_equal(as_parse_duration("10", &v), AS_ERR_PARSE);
     assert_int_equal(as_parse_duration("", &v), AS_ERR_PARSE);
@@ -434,18 +433,19 @@ test_env_expansion(void **state)
     assert_string_equal(c->scrub.keys.v[1], "$AS_T_DIR");
     as_config_free(c);
 
-    expect_errors("agent:\n"
-                  "  state_dir: /x/${AS_T_UNSET}\n"
-                  "  hostname: ${AS_T_DIR\n"
-                  "  http: {listen: \"${1X}\"}\n",
-                  "t.yaml:2:14: environment variable 'AS_T_UNSET' is not set "
-                  "(in the value of agent.state_dir; use ${AS_T_UNSET:-default} "
-                  "for a fallback)\n"
-                  "t.yaml:3:13: unterminated '${' in the value of "
-                  "agent.hostname\n"
-                  "t.yaml:4:18: invalid variable reference '${1X}' in the "
-                  "value of agent.http.listen (use ${NAME} or "
-                  "${NAME:-default}; $$ for a dollar)\n");
+    expect_errors(
+        "agent:\n"
+        "  state_dir: /x/${AS_T_UNSET}\n"
+        "  hostname: ${AS_T_DIR\n"
+        "  http: {listen: \"${1X}\"}\n",
+        "t.yaml:2:14: environment variable 'AS_T_UNSET' is not set "
+        "(in the value of agent.state_dir; use ${AS_T_UNSET:-default} "
+        "for a fallback)\n"
+        "t.yaml:3:13: unterminated '${' in the value of "
+        "agent.hostname\n"
+        "t.yaml:4:18: invalid variable reference '${1X}' in the "
+        "value of agent.http.listen (use ${NAME} or "
+        "${NAME:-default}; $$ for a dollar)\n");
     /* Typing happens after expansion. */
     setenv("AS_T_SIZE", "2MB", 1);
     expect_errors("buffer:\n  max_bytes: ${AS_T_SIZE}\n",
@@ -672,8 +672,8 @@ test_unreadable_file(void **state)
     char *got;
 
     (void) state;
-    assert_int_equal(
-        as_config_load("/nonexistent/auditship.yaml", &c, &e), AS_ERR_CONFIG);
+    assert_int_equal(as_config_load("/nonexistent/auditship.yaml", &c, &e),
+                     AS_ERR_CONFIG);
     assert_null(c);
     got = print_errors(&e);
     assert_string_equal(got, "/nonexistent/auditship.yaml:0:0: cannot read "
@@ -836,8 +836,9 @@ doc_check_table(char **lines, size_t n, const struct as_conf_key *keys,
     for (const struct as_conf_key *k = keys; k->name != NULL; k++) {
         assert_non_null(k->help);
         if (!doc_has_key(lines, n, k)) {
-            fprintf(stderr, "conf/auditship.yaml does not document %s.%s "
-                            "(default %s) with '# %s' above it\n",
+            fprintf(stderr,
+                    "conf/auditship.yaml does not document %s.%s "
+                    "(default %s) with '# %s' above it\n",
                     table, k->name, k->def != NULL ? k->def : "-", k->help);
             missing++;
         }
@@ -872,8 +873,10 @@ test_shipped_config_documents_every_key(void **state)
     size_t n = 0;
     char **lines = doc_lines(path, &n);
     int missing = 0;
-    struct as_conf_key fake = {.name = "no_such_key", .type = AS_CONF_STR,
-                               .def = "x", .help = "Nothing."};
+    struct as_conf_key fake = {.name = "no_such_key",
+                               .type = AS_CONF_STR,
+                               .def = "x",
+                               .help = "Nothing."};
 
     (void) state;
     assert_true(n > 100);
