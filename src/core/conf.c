@@ -180,7 +180,7 @@ conf_visit(struct conf_ctx *x, const yaml_node_t *n)
     return false;
 }
 
-/* A plain empty, ~ or null scalar: "not set" for containers. */
+/* A plain empty, ~ or null scalar: "" for a STR, empty for containers. */
 static bool
 conf_is_null(const yaml_node_t *n)
 {
@@ -727,8 +727,7 @@ conf_set(struct conf_ctx *x, const struct as_conf_key *k, yaml_node_t *n,
     default:
         break;
     }
-    if (k->type == AS_CONF_STR && conf_is_null(n) &&
-        n->data.scalar.value[0] == '\0') {
+    if (k->type == AS_CONF_STR && conf_is_null(n)) {
         *CONF_FIELD(base, k, char *) = as_strdup("");
         return;
     }

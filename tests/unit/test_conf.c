@@ -223,7 +223,9 @@ test_defaults(void **state)
     as_config_free(c);
 
     /* Empty sections and null values mean "all defaults" too. */
-    c = load_ok("agent:\nvalidate: {}\nscrub: ~\ninputs:\noutputs: []\n");
+    c = load_ok("agent: {state_dir: ~}\nvalidate: {}\nscrub: ~\ninputs:\n"
+                "outputs: []\nchain:\n");
+    assert_string_equal(c->agent.state_dir, ""); /* a null STR is "" */
     assert_string_equal(c->agent.http.listen, "127.0.0.1:9880");
     assert_int_equal(c->scrub.keys.n, 13);
     assert_int_equal(c->n_inputs, 0);
