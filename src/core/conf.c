@@ -196,12 +196,11 @@ conf_is_null(const yaml_node_t *n)
 
 /* The key text of a mapping pair, or NULL when the key is not a scalar. */
 static const char *
-conf_key_text(struct conf_ctx *x, const yaml_node_t *kn)
+conf_key_text(const yaml_node_t *kn)
 {
     if (kn == NULL || kn->type != YAML_SCALAR_NODE) {
         return NULL;
     }
-    (void) x;
     return (const char *) kn->data.scalar.value;
 }
 
@@ -618,7 +617,7 @@ conf_set_map(struct conf_ctx *x, const struct as_conf_key *k, yaml_node_t *n,
         if (kn == NULL || vn == NULL || !conf_visit(x, vn)) {
             return;
         }
-        if ((key = conf_key_text(x, kn)) == NULL) {
+        if ((key = conf_key_text(kn)) == NULL) {
             conf_err(x, &kn->start_mark, "expected a scalar key in %s, got %s",
                      where, conf_node_kind(kn));
             continue;
@@ -890,7 +889,7 @@ conf_walk_map(struct conf_ctx *x, yaml_node_t *node,
         if (kn == NULL || vn == NULL || !conf_visit(x, vn)) {
             break;
         }
-        if ((name = conf_key_text(x, kn)) == NULL) {
+        if ((name = conf_key_text(kn)) == NULL) {
             conf_err(x, &kn->start_mark, "expected a scalar key in %s, got %s",
                      where, conf_node_kind(kn));
             continue;
@@ -954,7 +953,7 @@ conf_map_get(struct conf_ctx *x, yaml_node_t *n, const char *name)
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
-        const char *s = conf_key_text(x, kn);
+        const char *s = conf_key_text(kn);
 
         if (s != NULL && strcmp(s, name) == 0) {
             return yaml_document_get_node(x->doc, p->value);
@@ -1183,7 +1182,7 @@ conf_top(struct conf_ctx *x, struct as_config *c, yaml_node_t *root)
              p < root->data.mapping.pairs.top; p++) {
             yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
             yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
-            const char *name = conf_key_text(x, kn);
+            const char *name = conf_key_text(kn);
             size_t i;
 
             if (kn == NULL || vn == NULL || !conf_visit(x, vn)) {
