@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -28,6 +29,13 @@ enum as_conf_type {
                          struct as_conf_array of item_size items */
 };
 
+/*
+ * Optional extra check of each key of a MAP (e.g. HTTP status codes):
+ * returns NULL when `key` is fine, else a static phrase saying what it must
+ * be.  (Additive: the values of a MAP are checked against `choices`.)
+ */
+typedef const char *as_conf_check_fn(const char *key);
+
 struct as_conf_key {
     const char *name;
     enum as_conf_type type;
@@ -37,6 +45,7 @@ struct as_conf_key {
     const char *help;           /* one line; documented in conf/ */
     const struct as_conf_key *sub; /* SECTION/SECTIONS: NULL-name-ended */
     size_t item_size;              /* SECTIONS: size of one item */
+    as_conf_check_fn *check_key;   /* MAP: optional key check (additive) */
 };
 
 struct as_strlist {
@@ -263,6 +272,8 @@ void as_conf_errors_free(struct as_conf_errors *errs);
 void as_conf_errors_add(struct as_conf_errors *errs, const char *file,
                         int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Prints each problem as one `FILE:LINE:COLUMN: message` line. */
+void as_conf_errors_print(const struct as_conf_errors *e, FILE *out);
 
 /* Value parsers, exposed for tests and for callers outside the walker. */
 int as_parse_size(const char *s, uint64_t *out);
