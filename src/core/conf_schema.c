@@ -139,7 +139,7 @@ const struct as_conf_key as_keys_scrub[] = {
         "Built-in secret patterns redacted inside any string value."),
     {.name = "custom",
      .type = AS_CONF_SECTIONS,
-     .def = "[{name: ticket_id, regex: \"TCK-[0-9]{8}\"}]",
+     .def = "[]",
      .off = offsetof(struct as_conf_scrub, custom),
      .help = "Extra patterns: a list of {name, regex}.",
      .sub = schema_scrub_custom,

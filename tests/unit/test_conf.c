@@ -205,10 +205,9 @@ test_defaults(void **state)
     assert_int_equal(c->scrub.patterns.n, 8);
     assert_string_equal(c->scrub.patterns.v[0], "aws_access_key");
     assert_string_equal(c->scrub.patterns.v[7], "credit_card");
-    assert_int_equal(c->scrub.custom.n, 1);
+    assert_int_equal(c->scrub.custom.n, 0);
     cu = c->scrub.custom.items;
-    assert_string_equal(cu[0].name, "ticket_id");
-    assert_string_equal(cu[0].regex, "TCK-[0-9]{8}");
+    (void) cu;
     assert_string_equal(c->scrub.replacement, "[REDACTED]");
     assert_string_equal(c->scrub.key_file, "");
     assert_true(c->chain.enabled);
