@@ -33,6 +33,19 @@ struct jcs_member {
     struct json_object *val;
 };
 
+/* as_buf_putc with the common case inlined. */
+static inline int
+jcs_putc(struct as_buf *out, char c)
+{
+    if (out->len + 1 < out->cap &&
+        (out->max == 0 || out->len + 1 <= out->max)) {
+        out->data[out->len++] = c;
+        out->data[out->len] = '\0';
+        return 0;
+    }
+    return as_buf_putc(out, c);
+}
+
 static int jcs_value(struct as_buf *out, struct json_object *obj,
                      const struct json_object *mark, size_t *mark_off);
 
@@ -129,6 +142,16 @@ as_jcs_number(double d, char out[32])
     return len;
 }
 
+/* 1 for the bytes copied as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char jcs_plain[256] = {
+    ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,             /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x70 */
+};
+
 /* Length of the UTF-8 sequence at s (n bytes left), or 0 when invalid. */
 static size_t
 jcs_utf8_len(const unsigned char *s, size_t n)
@@ -189,10 +212,15 @@ as_jcs_string(struct as_buf *out, const char *s, size_t len)
     *w++ = '"';
     while (i < len) {
         unsigned char c = u[i];
+        size_t run = i;
 
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            *w++ = (char) c;
-            i++;
+        while (run < len && jcs_plain[u[run]]) {
+            run++;
+        }
+        if (run > i) {
+            memcpy(w, u + i, run - i);
+            w += run - i;
+            i = run;
             continue;
         }
         if (c >= 0x80) {
@@ -304,20 +332,20 @@ jcs_object(struct as_buf *out, struct json_object *obj,
     } else {
         qsort(m, n, sizeof(*m), jcs_key_cmp);
     }
-    if ((r = as_buf_putc(out, '{')) != 0) {
+    if ((r = jcs_putc(out, '{')) != 0) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && (r = as_buf_putc(out, ',')) != 0) {
+        if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
             goto out;
         }
         if ((r = as_jcs_string(out, m[i].key, m[i].len)) != 0 ||
-            (r = as_buf_putc(out, ':')) != 0 ||
+            (r = jcs_putc(out, ':')) != 0 ||
             (r = jcs_value(out, m[i].val, mark, mark_off)) != 0) {
             goto out;
         }
     }
-    r = as_buf_putc(out, '}');
+    r = jcs_putc(out, '}');
 out:
     if (m != stack) {
         free(m);
@@ -367,11 +395,11 @@ jcs_value(struct as_buf *out, struct json_object *obj,
     case json_type_array: {
         size_t len = json_object_array_length(obj);
 
-        if ((r = as_buf_putc(out, '[')) != 0) {
+        if ((r = jcs_putc(out, '[')) != 0) {
             return r;
         }
         for (size_t i = 0; i < len; i++) {
-            if (i > 0 && (r = as_buf_putc(out, ',')) != 0) {
+            if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
                 return r;
             }
             if ((r = jcs_value(out, json_object_array_get_idx(obj, i), mark,
@@ -379,7 +407,7 @@ jcs_value(struct as_buf *out, struct json_object *obj,
                 return r;
             }
         }
-        return as_buf_putc(out, ']');
+        return jcs_putc(out, ']');
     }
     case json_type_object:
         return jcs_object(out, obj, mark, mark_off);

@@ -214,6 +214,15 @@ as_chainset_foreach(struct as_chainset *cs,
     }
 }
 
+/* Adds a member under a constant name to an object that lacks it. */
+static void
+chain_add(struct json_object *o, const char *key, struct json_object *v)
+{
+    json_object_object_add_ex(o, key, v,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW |
+                                  JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 /* Moves a client-sent `auditship` member out of the agent's way. */
 static void
 chain_move_client(struct json_object *obj)
@@ -241,18 +250,18 @@ chain_peer(const struct as_peer *p)
 {
     struct json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "pid", json_object_new_int64(p->pid));
-    json_object_object_add(o, "uid", json_object_new_int64(p->uid));
-    json_object_object_add(o, "gid", json_object_new_int64(p->gid));
-    json_object_object_add(
+    chain_add(o, "pid", json_object_new_int64(p->pid));
+    chain_add(o, "uid", json_object_new_int64(p->uid));
+    chain_add(o, "gid", json_object_new_int64(p->gid));
+    chain_add(
         o, "comm",
         json_object_new_string_len(p->comm, (int) strnlen(p->comm,
                                                          sizeof(p->comm))));
     if (p->exe != NULL) {
-        json_object_object_add(o, "exe", json_object_new_string(p->exe));
+        chain_add(o, "exe", json_object_new_string(p->exe));
     }
     if (p->unit != NULL) {
-        json_object_object_add(o, "unit", json_object_new_string(p->unit));
+        chain_add(o, "unit", json_object_new_string(p->unit));
     }
     return o;
 }
@@ -325,24 +334,24 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     chain_move_client(obj);
     as = json_object_new_object();
     if (link) {
-        json_object_object_add(as, "chain", json_object_new_string(id));
-        json_object_object_add(as, "epoch", json_object_new_string(epoch));
-        json_object_object_add(as, "seq",
+        chain_add(as, "chain", json_object_new_string(id));
+        chain_add(as, "epoch", json_object_new_string(epoch));
+        chain_add(as, "seq",
                                json_object_new_uint64(seq));
-        json_object_object_add(as, "prev", json_object_new_string(prev));
+        chain_add(as, "prev", json_object_new_string(prev));
     }
-    json_object_object_add(as, "host", json_object_new_string(cs->host));
-    json_object_object_add(as, "input", json_object_new_string(r->input));
+    chain_add(as, "host", json_object_new_string(cs->host));
+    chain_add(as, "input", json_object_new_string(r->input));
     if (r->source != NULL) {
-        json_object_object_add(as, "source",
+        chain_add(as, "source",
                                json_object_new_string(r->source));
     }
     as_format_time(r->received_ns, ts);
-    json_object_object_add(as, "received_at", json_object_new_string(ts));
-    json_object_object_add(as, "redacted",
+    chain_add(as, "received_at", json_object_new_string(ts));
+    chain_add(as, "redacted",
                            json_object_new_int64((int64_t) r->redacted));
     if (r->peer.valid) {
-        json_object_object_add(as, "peer", chain_peer(&r->peer));
+        chain_add(as, "peer", chain_peer(&r->peer));
     }
     json_object_object_add(obj, "auditship", as);
 
@@ -360,7 +369,10 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     if ((rc = chain_sha256(cs, r->line.data, r->line.len, hash)) != 0) {
         return rc;
     }
-    inslen = (size_t) snprintf(ins, sizeof(ins), ",\"hash\":\"%s\"", hash);
+    memcpy(ins, ",\"hash\":\"", 9);
+    memcpy(ins + 9, hash, 64);
+    ins[73] = '"';
+    inslen = 74;
     at = chain_after_epoch(r->line.data, r->line.len, mark);
     if ((rc = as_buf_reserve(&r->line, inslen)) != 0) {
         return rc;
@@ -369,9 +381,9 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
             r->line.len - at + 1);
     memcpy(r->line.data + at, ins, inslen);
     r->line.len += inslen;
-    json_object_object_add(as, "hash", json_object_new_string(hash));
+    chain_add(as, "hash", json_object_new_string_len(hash, 64));
 
-    snprintf(r->chain, sizeof(r->chain), "%s", id);
+    memcpy(r->chain, id, sizeof(r->chain));
     memcpy(r->epoch, epoch, sizeof(r->epoch));
     memcpy(r->hash, hash, sizeof(r->hash));
     r->seq = seq;
