@@ -1,2 +1,438 @@
-/* Placeholder: implemented in a later commit. */
-#include "core/error.h"
+/*
+ * RFC 8785 (JCS) canonical serialization of json-c trees.
+ *
+ * Departure (DESIGN section 6): json-c int64 and uint64 integers are written
+ * with all their digits, never rounded through a double.  Doubles follow
+ * ECMAScript Number.prototype.toString: the shortest digits that round-trip
+ * (found by trying "%.*e" precisions 1..17 with strtod), laid out per ES6
+ * (exponent form at >= 1e21 or < 1e-6, -0 written "0").  Integral doubles
+ * below 2^53 take a fast path (their shortest digits are their digits).
+ * Object members are sorted by UTF-16 code units: UTF-8 byte order equals
+ * code point order, which differs from UTF-16 order only between U+E000..
+ * U+FFFF (lead bytes 0xEE, 0xEF) and supplementary planes (0xF0..0xF4).
+ * Strings get the minimal JCS escapes and are checked to be UTF-8.
+ *
+ * Owns nothing between calls.  Invariant: on failure out->len is restored.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "jcs.h"
+#include "mem.h"
+
+/* Members sorted on the stack up to this count, on the heap beyond. */
+#define JCS_STACK_MEMBERS 32
+
+struct jcs_member {
+    const char *key;
+    size_t len;
+    struct json_object *val;
+};
+
+/* as_buf_putc with the common case inlined. */
+static inline int
+jcs_putc(struct as_buf *out, char c)
+{
+    if (out->len + 1 < out->cap &&
+        (out->max == 0 || out->len + 1 <= out->max)) {
+        out->data[out->len++] = c;
+        out->data[out->len] = '\0';
+        return 0;
+    }
+    return as_buf_putc(out, c);
+}
+
+static int jcs_value(struct as_buf *out, struct json_object *obj,
+                     const struct json_object *mark, size_t *mark_off);
+
+/* Writes the decimal digits of v (backwards) ending at end; returns start. */
+static char *
+jcs_utoa(uint64_t v, char *end)
+{
+    do {
+        *--end = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+int
+as_jcs_number(double d, char out[32])
+{
+    char tmp[40], digits[20];
+    int prec, k = 0, n, e, len = 0;
+    char *p;
+
+    if (isnan(d) || isinf(d)) {
+        return AS_ERR_INVALID;
+    }
+    if (d == 0) {
+        out[0] = '0';
+        out[1] = '\0';
+        return 1;
+    }
+    if (d < 0) {
+        out[len++] = '-';
+        d = -d;
+    }
+    if (d < 9007199254740992.0 && d == floor(d)) {
+        char num[24];
+        char *s = jcs_utoa((uint64_t) d, num + sizeof(num));
+        size_t sl = (size_t) (num + sizeof(num) - s);
+
+        memcpy(out + len, s, sl);
+        len += (int) sl;
+        out[len] = '\0';
+        return len;
+    }
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
+        if (strtod(tmp, NULL) == d) {
+            break;
+        }
+    }
+    /* tmp is "D.DDDDe[+-]XX" or "De[+-]XX". */
+    p = tmp;
+    while (*p != 'e') {
+        if (*p != '.') {
+            digits[k++] = *p;
+        }
+        p++;
+    }
+    e = atoi(p + 1);
+    while (k > 1 && digits[k - 1] == '0') {
+        k--;
+    }
+    n = e + 1; /* value = 0.DIGITS x 10^n */
+    if (k <= n && n <= 21) {
+        memcpy(out + len, digits, (size_t) k);
+        len += k;
+        for (int i = k; i < n; i++) {
+            out[len++] = '0';
+        }
+    } else if (0 < n && n <= 21) {
+        memcpy(out + len, digits, (size_t) n);
+        len += n;
+        out[len++] = '.';
+        memcpy(out + len, digits + n, (size_t) (k - n));
+        len += k - n;
+    } else if (-6 < n && n <= 0) {
+        out[len++] = '0';
+        out[len++] = '.';
+        for (int i = 0; i < -n; i++) {
+            out[len++] = '0';
+        }
+        memcpy(out + len, digits, (size_t) k);
+        len += k;
+    } else {
+        out[len++] = digits[0];
+        if (k > 1) {
+            out[len++] = '.';
+            memcpy(out + len, digits + 1, (size_t) (k - 1));
+            len += k - 1;
+        }
+        len += snprintf(out + len, (size_t) (32 - len), "e%c%d",
+                        n - 1 < 0 ? '-' : '+', abs(n - 1));
+    }
+    out[len] = '\0';
+    return len;
+}
+
+/* 1 for the bytes copied as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char jcs_plain[256] = {
+    ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,             /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x70 */
+};
+
+/* Length of the UTF-8 sequence at s (n bytes left), or 0 when invalid. */
+static size_t
+jcs_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) {
+            return 0;
+        }
+        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)) {
+            return 0; /* overlong, or a surrogate */
+        }
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+            (s[3] & 0xc0) != 0x80) {
+            return 0;
+        }
+        if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)) {
+            return 0; /* overlong, or beyond U+10FFFF */
+        }
+        return 4;
+    }
+    return 0;
+}
+
+int
+as_jcs_string(struct as_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *) s;
+    size_t i = 0, olen = out->len;
+    char *w;
+    int r;
+
+    if (len > ((size_t) -1 - 2) / 6) {
+        return AS_ERR_TOOBIG;
+    }
+    if ((r = as_buf_reserve(out, 6 * len + 2)) != 0) {
+        /* The worst case may not fit while the real form does. */
+        struct as_buf tmp = AS_BUF_INIT;
+
+        if (out->max == 0) {
+            return r;
+        }
+        if ((r = as_jcs_string(&tmp, s, len)) == 0) {
+            r = as_buf_put(out, tmp.data, tmp.len);
+        }
+        as_buf_free(&tmp);
+        return r;
+    }
+    w = out->data + out->len;
+    *w++ = '"';
+    while (i < len) {
+        unsigned char c = u[i];
+        size_t run = i;
+
+        while (run < len && jcs_plain[u[run]]) {
+            run++;
+        }
+        if (run > i) {
+            memcpy(w, u + i, run - i);
+            w += run - i;
+            i = run;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = jcs_utf8_len(u + i, len - i);
+
+            if (n == 0) {
+                out->len = olen;
+                out->data[olen] = '\0';
+                return AS_ERR_INVALID;
+            }
+            memcpy(w, u + i, n);
+            w += n;
+            i += n;
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '"':
+            *w++ = '"';
+            break;
+        case '\\':
+            *w++ = '\\';
+            break;
+        case '\b':
+            *w++ = 'b';
+            break;
+        case '\t':
+            *w++ = 't';
+            break;
+        case '\n':
+            *w++ = 'n';
+            break;
+        case '\f':
+            *w++ = 'f';
+            break;
+        case '\r':
+            *w++ = 'r';
+            break;
+        default:
+            *w++ = 'u';
+            *w++ = '0';
+            *w++ = '0';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+            break;
+        }
+        i++;
+    }
+    *w++ = '"';
+    out->len = (size_t) (w - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* Compares member names by UTF-16 code units (see the file comment). */
+static int
+jcs_key_cmp(const void *pa, const void *pb)
+{
+    const struct jcs_member *ma = pa, *mb = pb;
+    const unsigned char *a = (const unsigned char *) ma->key;
+    const unsigned char *b = (const unsigned char *) mb->key;
+    size_t n = ma->len < mb->len ? ma->len : mb->len, i = 0;
+
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    if (i == n) {
+        return ma->len < mb->len ? -1 : ma->len > mb->len;
+    }
+    if ((a[i] == 0xee || a[i] == 0xef) && b[i] >= 0xf0) {
+        return 1;
+    }
+    if ((b[i] == 0xee || b[i] == 0xef) && a[i] >= 0xf0) {
+        return -1;
+    }
+    return a[i] < b[i] ? -1 : 1;
+}
+
+static int
+jcs_object(struct as_buf *out, struct json_object *obj,
+           const struct json_object *mark, size_t *mark_off)
+{
+    struct jcs_member stack[JCS_STACK_MEMBERS], *m = stack;
+    struct lh_table *t = json_object_get_object(obj);
+    struct lh_entry *e;
+    size_t n = 0, count = (size_t) t->count;
+    int r = 0;
+
+    if (count > JCS_STACK_MEMBERS) {
+        m = as_reallocarray(NULL, count, sizeof(*m));
+    }
+    for (e = t->head; e != NULL && n < count; e = e->next) {
+        m[n].key = (const char *) lh_entry_k(e);
+        m[n].len = strlen(m[n].key);
+        m[n].val = (struct json_object *) lh_entry_v(e);
+        n++;
+    }
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            struct jcs_member x = m[i];
+            size_t j = i;
+
+            while (j > 0 && jcs_key_cmp(&m[j - 1], &x) > 0) {
+                m[j] = m[j - 1];
+                j--;
+            }
+            m[j] = x;
+        }
+    } else {
+        qsort(m, n, sizeof(*m), jcs_key_cmp);
+    }
+    if ((r = jcs_putc(out, '{')) != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
+            goto out;
+        }
+        if ((r = as_jcs_string(out, m[i].key, m[i].len)) != 0 ||
+            (r = jcs_putc(out, ':')) != 0 ||
+            (r = jcs_value(out, m[i].val, mark, mark_off)) != 0) {
+            goto out;
+        }
+    }
+    r = jcs_putc(out, '}');
+out:
+    if (m != stack) {
+        free(m);
+    }
+    return r;
+}
+
+static int
+jcs_value(struct as_buf *out, struct json_object *obj,
+          const struct json_object *mark, size_t *mark_off)
+{
+    char num[32];
+    int n, r;
+
+    if (obj != NULL && obj == mark && mark_off != NULL) {
+        *mark_off = out->len;
+    }
+    switch (json_object_get_type(obj)) {
+    case json_type_null:
+        return as_buf_put(out, "null", 4);
+    case json_type_boolean:
+        return json_object_get_boolean(obj) ? as_buf_put(out, "true", 4)
+                                            : as_buf_put(out, "false", 5);
+    case json_type_int: {
+        int64_t i = json_object_get_int64(obj);
+        char *end = num + sizeof(num), *s;
+
+        if (i == INT64_MAX) {
+            /* json-c saturates uint64 values above INT64_MAX here. */
+            s = jcs_utoa(json_object_get_uint64(obj), end);
+        } else if (i < 0) {
+            s = jcs_utoa((uint64_t) 0 - (uint64_t) i, end);
+            *--s = '-';
+        } else {
+            s = jcs_utoa((uint64_t) i, end);
+        }
+        return as_buf_put(out, s, (size_t) (end - s));
+    }
+    case json_type_double:
+        if ((n = as_jcs_number(json_object_get_double(obj), num)) < 0) {
+            return n;
+        }
+        return as_buf_put(out, num, (size_t) n);
+    case json_type_string:
+        return as_jcs_string(out, json_object_get_string(obj),
+                             (size_t) json_object_get_string_len(obj));
+    case json_type_array: {
+        size_t len = json_object_array_length(obj);
+
+        if ((r = jcs_putc(out, '[')) != 0) {
+            return r;
+        }
+        for (size_t i = 0; i < len; i++) {
+            if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
+                return r;
+            }
+            if ((r = jcs_value(out, json_object_array_get_idx(obj, i), mark,
+                               mark_off)) != 0) {
+                return r;
+            }
+        }
+        return jcs_putc(out, ']');
+    }
+    case json_type_object:
+        return jcs_object(out, obj, mark, mark_off);
+    }
+    return AS_ERR_INVALID;
+}
+
+int
+as_jcs_write_mark(struct as_buf *out, struct json_object *obj,
+                  const struct json_object *mark, size_t *mark_off)
+{
+    size_t olen = out->len;
+    int r;
+
+    if ((r = jcs_value(out, obj, mark, mark_off)) != 0) {
+        out->len = olen;
+        if (out->data != NULL) {
+            out->data[olen] = '\0';
+        }
+    }
+    return r;
+}
+
+int
+as_jcs_write(struct as_buf *out, struct json_object *obj)
+{
+    return as_jcs_write_mark(out, obj, NULL, NULL);
+}

@@ -19,6 +19,14 @@
  */
 int as_jcs_write(struct as_buf *out, struct json_object *obj);
 
+/*
+ * As as_jcs_write, and sets *mark_off to the offset in out at which the
+ * value `mark` (a node inside obj, compared by address) starts.  Used by the
+ * chain stage to splice the hash member in without serializing twice.
+ */
+int as_jcs_write_mark(struct as_buf *out, struct json_object *obj,
+                      const struct json_object *mark, size_t *mark_off);
+
 /* ES6 number to string; returns length, or AS_ERR_INVALID for NaN/Inf. */
 int as_jcs_number(double d, char out[32]);
 
