@@ -46,6 +46,7 @@
 #define TAIL_DEF_MAXLINE (256 * 1024)
 #define TAIL_DEF_RESCAN  10000
 #define TAIL_CARRY_KEEP  (64 * 1024) /* carry capacity kept between lines */
+#define TAIL_LOG_EVERY   120000      /* ms between repeated error lines */
 
 enum tail_state {
     TAIL_ACTIVE,  /* found at a path matched by the patterns */
@@ -97,6 +98,7 @@ struct tail_ctx {
     unsigned pending_closes;
     as_done_cb *done;
     struct as_tail_stats stats;
+    struct as_ratelimit rl_err; /* open/read/stat failures */
     /* Only during start: paths whose recovered position did not match. */
     char **stale;
     size_t n_stale;
@@ -356,8 +358,11 @@ tail_read_chunk(struct tail_ctx *ctx, struct tail_file *f)
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         ctx->stats.read_errors++;
-        as_slog_warn(ctx->in->prefix, "read %s at offset %llu: %s", f->path,
-                     (unsigned long long) f->offset, strerror(errno));
+        if (as_ratelimit_ok(&ctx->rl_err, TAIL_LOG_EVERY)) {
+            as_slog_warn(ctx->in->prefix, "read %s at offset %llu: %s",
+                         f->path, (unsigned long long) f->offset,
+                         strerror(errno));
+        }
         f->dirty = false;
         return;
     }
@@ -405,8 +410,10 @@ tail_check(struct tail_ctx *ctx, struct tail_file *f)
     }
     if (fstat(f->fd, &st) != 0) {
         ctx->stats.read_errors++;
-        as_slog_warn(ctx->in->prefix, "fstat %s: %s", f->path,
-                     strerror(errno));
+        if (as_ratelimit_ok(&ctx->rl_err, TAIL_LOG_EVERY)) {
+            as_slog_warn(ctx->in->prefix, "fstat %s: %s", f->path,
+                         strerror(errno));
+        }
         return;
     }
     if ((uint64_t) st.st_size < f->offset) {
@@ -454,7 +461,11 @@ tail_fs_event_cb(uv_fs_event_t *h, const char *name, int events, int status)
         tail_kick(ctx);
         return;
     }
-    as_asprintf(&full, "%s/%s", d->path, name);
+    if (strcmp(d->path, ".") == 0) {
+        full = as_strdup(name);
+    } else {
+        as_asprintf(&full, "%s/%s", d->path, name);
+    }
     for (f = ctx->files; f != NULL; f = f->next) {
         if (strcmp(f->path, full) == 0) {
             f->want_check = true;
@@ -570,8 +581,10 @@ tail_open_new(struct tail_ctx *ctx, const struct tail_cand *c)
     fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         ctx->stats.read_errors++;
-        as_slog_warn(ctx->in->prefix, "open %s: %s", c->path,
-                     strerror(errno));
+        if (as_ratelimit_ok(&ctx->rl_err, TAIL_LOG_EVERY)) {
+            as_slog_warn(ctx->in->prefix, "open %s: %s (retried every "
+                         "rescan)", c->path, strerror(errno));
+        }
         return;
     }
     if (fstat(fd, &st) != 0 || (uint64_t) st.st_dev != c->dev ||

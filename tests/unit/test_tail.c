@@ -455,6 +455,43 @@ test_lines_offsets(void **state)
     free(p);
 }
 
+/* Lines of varying length across several read chunks. */
+static void
+test_big_file(void **state)
+{
+    struct harness *h = *state;
+    char *p = h_path(h, "big.log"), line[128];
+    const size_t n = 60000;
+    uint64_t off = 0;
+    size_t i, len;
+    FILE *fp;
+
+    fp = fopen(p, "w");
+    assert_non_null(fp);
+    for (i = 0; i < n; i++) {
+        len = (size_t) snprintf(line, sizeof(line), "%07zu-%.*s", i,
+                                (int) (i % 90), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxx");
+        fprintf(fp, "%s\n", line);
+    }
+    assert_int_equal(fclose(fp), 0);
+    h_pattern(h, "big.log");
+    h_start(h);
+    assert_true(h_wait(h, pred_lines, n, WAIT_MS));
+    for (i = 0; i < n; i++) {
+        len = (size_t) snprintf(line, sizeof(line), "%07zu-%.*s", i,
+                                (int) (i % 90), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxx");
+        off += len + 1;
+        assert_string_equal(h->lines[i].data, line);
+        assert_int_equal(h->lines[i].pos.offset, off);
+    }
+    assert_true(off > 2 * 1024 * 1024); /* more than two chunks */
+    free(p);
+}
+
 static void
 test_fp_grows(void **state)
 {
@@ -644,10 +681,15 @@ test_new_file_running(void **state)
     free(p);
 }
 
+/*
+ * Writes 310 lines while the file is renamed to app.log.1 and a new app.log
+ * is created; the writer keeps writing to the old file for a moment.  With
+ * glob "app.log" the old file is drained, then forgotten; with "app.log*"
+ * it is followed under its new name.
+ */
 static void
-test_rotate_rename(void **state)
+rotate_common(struct harness *h, const char *pattern, bool drained)
 {
-    struct harness *h = *state;
     char *p = h_path(h, "app.log"), *p1 = h_path(h, "app.log.1"), text[32];
     struct as_tail_stats st;
     struct stat s1, s2;
@@ -658,7 +700,7 @@ test_rotate_rename(void **state)
     fd1 = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
     assert_true(fd1 >= 0);
     assert_int_equal(fstat(fd1, &s1), 0);
-    h_pattern(h, "app.log");
+    h_pattern(h, pattern);
     h_start(h);
     for (i = 0; i < 100; i++) {
         fdprintf(fd1, "line-%04zu\n", i);
@@ -681,7 +723,9 @@ test_rotate_rename(void **state)
     close(fd1);
     close(fd2);
     assert_true(h_wait(h, pred_lines, 310, WAIT_MS));
-    assert_true(h_wait(h, pred_forgot, 1, WAIT_MS));
+    if (drained) {
+        assert_true(h_wait(h, pred_forgot, 1, WAIT_MS));
+    }
     h_settle(h);
     assert_int_equal(h->n, 310);
     for (i = 0; i < 310; i++) {
@@ -701,14 +745,31 @@ test_rotate_rename(void **state)
         assert_int_equal(h->lines[i].pos.offset, *last + 10);
         *last = h->lines[i].pos.offset;
     }
-    assert_true(h->forgot[0].pos.ino == (uint64_t) s1.st_ino);
-    assert_int_equal(h->forgot[0].pos.offset, 210 * 10);
-    assert_string_equal(h->forgot[0].source, p1);
     as_tail_stats(&h->in, &st);
     assert_true(st.rotations >= 1);
-    assert_int_equal(st.files_open, 1);
+    if (drained) {
+        assert_true(h->forgot[0].pos.ino == (uint64_t) s1.st_ino);
+        assert_int_equal(h->forgot[0].pos.offset, 210 * 10);
+        assert_string_equal(h->forgot[0].source, p1);
+        assert_int_equal(st.files_open, 1);
+    } else {
+        assert_int_equal(h->n_forgot, 0);
+        assert_int_equal(st.files_open, 2);
+    }
     free(p);
     free(p1);
+}
+
+static void
+test_rotate_rename(void **state)
+{
+    rotate_common(*state, "app.log", true);
+}
+
+static void
+test_rotate_rename_globbed(void **state)
+{
+    rotate_common(*state, "app.log*", false);
 }
 
 static void
@@ -1001,6 +1062,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lines_offsets, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_fp_grows, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_big_file, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_partial_line, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_crlf, h_setup, h_teardown),
@@ -1012,6 +1074,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_new_file_running, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_rotate_rename, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_rename_globbed, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate, h_setup,
                                         h_teardown),
