@@ -23,6 +23,14 @@
  *   active ones so that older lines go first.  pause stops delivery after
  *   the current line (the rest of the chunk is read again on resume).
  * - stop closes every handle and fd; done runs after the last close_cb.
+ * - Positions carry the file's current name as source.  A file renamed
+ *   within its directory is followed under its new name (found by inode), so
+ *   it does not share a source name with the new file at the old path.  When
+ *   a file is forgotten, every name it had is forgotten with its dev+inode:
+ *   the core must drop a source's position only when they match.
+ * - Copytruncate cannot be lossless: lines written between our last read
+ *   and the truncation are only in the copy, which we do not know about
+ *   unless the patterns match it.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -829,6 +837,9 @@ tail_drain_rotated(struct tail_ctx *ctx)
             tail_deliver(ctx, f, f->carry, f->carry_len, f->carry_total,
                          f->offset);
             tail_carry_reset(f);
+            if (ctx->stopping) {
+                return;
+            }
         }
         tail_forget(ctx, f);
         if (ctx->paused || ctx->stopping) {
