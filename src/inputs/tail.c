@@ -23,6 +23,14 @@
  *   active ones so that older lines go first.  pause stops delivery after
  *   the current line (the rest of the chunk is read again on resume).
  * - stop closes every handle and fd; done runs after the last close_cb.
+ * - Positions carry the file's current name as source.  A file renamed
+ *   within its directory is followed under its new name (found by inode), so
+ *   it does not share a source name with the new file at the old path.  When
+ *   a file is forgotten, every name it had is forgotten with its dev+inode:
+ *   the core must drop a source's position only when they match.
+ * - Copytruncate cannot be lossless: lines written between our last read
+ *   and the truncation are only in the copy, which we do not know about
+ *   unless the patterns match it.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -55,8 +63,8 @@ enum tail_state {
 
 struct tail_file {
     struct tail_file *next;
-    char *path;                          /* name it was last seen under */
-    char *aliases[TAIL_MAX_ALIASES];     /* earlier names, forgotten too */
+    char *path;                      /* name it was last seen under */
+    char *aliases[TAIL_MAX_ALIASES]; /* earlier names, forgotten too */
     size_t n_aliases;
     int fd;
     uint64_t dev, ino;
@@ -69,9 +77,9 @@ struct tail_file {
     size_t carry_len, carry_cap;
     uint64_t carry_total; /* length of the partial line so far */
     enum tail_state state;
-    bool dirty;      /* may have unread bytes */
-    bool want_check; /* stat it (growth, truncation) on the next turn */
-    bool seen;       /* rescan mark */
+    bool dirty;          /* may have unread bytes */
+    bool want_check;     /* stat it (growth, truncation) on the next turn */
+    bool seen;           /* rescan mark */
     uint64_t changed_ms; /* last growth or state change */
 };
 
@@ -136,8 +144,9 @@ tail_init(struct as_input *in, const struct as_conf_stage *cs,
     int r = 0;
 
     if (c == NULL || c->paths.n == 0) {
-        tail_conf_error(errs, cs, "file input: paths needs at least one "
-                                  "glob pattern");
+        tail_conf_error(errs, cs,
+                        "file input: paths needs at least one "
+                        "glob pattern");
         return AS_ERR_CONFIG;
     }
     for (size_t i = 0; i < c->paths.n; i++) {
@@ -147,8 +156,9 @@ tail_init(struct as_input *in, const struct as_conf_stage *cs,
         }
     }
     if (c->max_line_bytes > ((uint64_t) 1 << 30)) {
-        tail_conf_error(errs, cs, "file input: max_line_bytes is larger "
-                                  "than 1GiB");
+        tail_conf_error(errs, cs,
+                        "file input: max_line_bytes is larger "
+                        "than 1GiB");
         r = AS_ERR_CONFIG;
     }
     return r;
@@ -359,9 +369,8 @@ tail_read_chunk(struct tail_ctx *ctx, struct tail_file *f)
     if (n < 0) {
         ctx->stats.read_errors++;
         if (as_ratelimit_ok(&ctx->rl_err, TAIL_LOG_EVERY)) {
-            as_slog_warn(ctx->in->prefix, "read %s at offset %llu: %s",
-                         f->path, (unsigned long long) f->offset,
-                         strerror(errno));
+            as_slog_warn(ctx->in->prefix, "read %s at offset %llu: %s", f->path,
+                         (unsigned long long) f->offset, strerror(errno));
         }
         f->dirty = false;
         return;
@@ -383,9 +392,10 @@ tail_restart_file(struct tail_ctx *ctx, struct tail_file *f, const char *why)
     size_t got = 0;
 
     ctx->stats.truncations++;
-    as_slog_info(ctx->in->prefix, "%s %s (was at offset %llu): reading "
-                 "from the beginning", why, f->path,
-                 (unsigned long long) f->offset);
+    as_slog_info(ctx->in->prefix,
+                 "%s %s (was at offset %llu): reading "
+                 "from the beginning",
+                 why, f->path, (unsigned long long) f->offset);
     f->offset = 0;
     f->emit_off = 0;
     tail_carry_reset(f);
@@ -499,8 +509,10 @@ tail_watch_dir(struct tail_ctx *ctx, const char *dir)
     d->next = ctx->dirs;
     ctx->dirs = d;
     if ((r = uv_fs_event_start(&d->ev, tail_fs_event_cb, dir, 0)) != 0) {
-        as_slog_warn(ctx->in->prefix, "cannot watch %s (%s); relying on "
-                     "the rescan timer", dir, uv_strerror(r));
+        as_slog_warn(ctx->in->prefix,
+                     "cannot watch %s (%s); relying on "
+                     "the rescan timer",
+                     dir, uv_strerror(r));
     }
 }
 
@@ -550,9 +562,11 @@ tail_add(struct tail_ctx *ctx, const char *path, int fd, const struct stat *st,
     dir = tail_dirname(path);
     tail_watch_dir(ctx, dir);
     free(dir);
-    as_slog_info(ctx->in->prefix, "following %s (dev %llu inode %llu) from "
-                 "offset %llu%s", path, (unsigned long long) f->dev,
-                 (unsigned long long) f->ino, (unsigned long long) offset,
+    as_slog_info(ctx->in->prefix,
+                 "following %s (dev %llu inode %llu) from "
+                 "offset %llu%s",
+                 path, (unsigned long long) f->dev, (unsigned long long) f->ino,
+                 (unsigned long long) offset,
                  state == TAIL_ROTATED ? ", draining" : "");
     return f;
 }
@@ -582,8 +596,10 @@ tail_open_new(struct tail_ctx *ctx, const struct tail_cand *c)
     if (fd < 0) {
         ctx->stats.read_errors++;
         if (as_ratelimit_ok(&ctx->rl_err, TAIL_LOG_EVERY)) {
-            as_slog_warn(ctx->in->prefix, "open %s: %s (retried every "
-                         "rescan)", c->path, strerror(errno));
+            as_slog_warn(ctx->in->prefix,
+                         "open %s: %s (retried every "
+                         "rescan)",
+                         c->path, strerror(errno));
         }
         return;
     }
@@ -674,9 +690,8 @@ tail_find_name(const char *path, uint64_t dev, uint64_t ino)
         }
         free(p);
         as_asprintf(&p, "%s/%s", dir, de->d_name);
-        if (strcmp(p, path) != 0 && stat(p, &st) == 0 &&
-            S_ISREG(st.st_mode) && (uint64_t) st.st_dev == dev &&
-            (uint64_t) st.st_ino == ino) {
+        if (strcmp(p, path) != 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t) st.st_dev == dev && (uint64_t) st.st_ino == ino) {
             break;
         }
         free(p);
@@ -733,9 +748,10 @@ tail_rescan(struct tail_ctx *ctx)
         f->seen = true;
         if (strcmp(f->path, cands[i].path) != 0) {
             ctx->stats.rotations++;
-            as_slog_info(ctx->in->prefix, "rotation: %s is now %s "
-                         "(inode %llu, offset %llu)", f->path,
-                         cands[i].path, (unsigned long long) f->ino,
+            as_slog_info(ctx->in->prefix,
+                         "rotation: %s is now %s "
+                         "(inode %llu, offset %llu)",
+                         f->path, cands[i].path, (unsigned long long) f->ino,
                          (unsigned long long) f->offset);
             tail_set_path(ctx, f, cands[i].path);
         }
@@ -750,15 +766,17 @@ tail_rescan(struct tail_ctx *ctx)
              * positions never share a source name with the new file.
              */
             if ((name = tail_find_name(f->path, f->dev, f->ino)) != NULL) {
-                as_slog_info(ctx->in->prefix, "rotation: %s is now %s",
-                             f->path, name);
+                as_slog_info(ctx->in->prefix, "rotation: %s is now %s", f->path,
+                             name);
                 tail_set_path(ctx, f, name);
                 free(name);
             }
             ctx->stats.rotations++;
-            as_slog_info(ctx->in->prefix, "rotation: %s (inode %llu) was "
+            as_slog_info(ctx->in->prefix,
+                         "rotation: %s (inode %llu) was "
                          "renamed away or deleted; draining from offset "
-                         "%llu", f->path, (unsigned long long) f->ino,
+                         "%llu",
+                         f->path, (unsigned long long) f->ino,
                          (unsigned long long) f->offset);
             f->state = TAIL_ROTATED;
             f->changed_ms = uv_now(ctx->in->loop);
@@ -829,6 +847,9 @@ tail_drain_rotated(struct tail_ctx *ctx)
             tail_deliver(ctx, f, f->carry, f->carry_len, f->carry_total,
                          f->offset);
             tail_carry_reset(f);
+            if (ctx->stopping) {
+                return;
+            }
         }
         tail_forget(ctx, f);
         if (ctx->paused || ctx->stopping) {
@@ -934,8 +955,7 @@ tail_recover(struct tail_ctx *ctx)
         }
         found = NULL;
         fd = open(s->source, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (fd >= 0 && as_tail_pos_matches(fd, &s->pos, head, &head_len) ==
-                           1) {
+        if (fd >= 0 && as_tail_pos_matches(fd, &s->pos, head, &head_len) == 1) {
             (void) fstat(fd, &st);
             tail_add(ctx, s->source, fd, &st, s->pos.offset, head, head_len,
                      TAIL_ACTIVE);
@@ -944,8 +964,8 @@ tail_recover(struct tail_ctx *ctx)
         if (fd >= 0) {
             close(fd);
         }
-        ctx->stale = as_reallocarray(ctx->stale, ctx->n_stale + 1,
-                                     sizeof(*ctx->stale));
+        ctx->stale =
+            as_reallocarray(ctx->stale, ctx->n_stale + 1, sizeof(*ctx->stale));
         ctx->stale[ctx->n_stale++] = as_strdup(s->source);
         fd = -1;
         if ((found = tail_find_name(s->source, s->pos.dev, s->pos.ino)) !=
@@ -959,9 +979,10 @@ tail_recover(struct tail_ctx *ctx)
         }
         if (fd >= 0) {
             (void) fstat(fd, &st);
-            as_slog_info(ctx->in->prefix, "%s was rotated to %s while "
-                         "stopped; draining it from offset %llu", s->source,
-                         found, (unsigned long long) s->pos.offset);
+            as_slog_info(ctx->in->prefix,
+                         "%s was rotated to %s while "
+                         "stopped; draining it from offset %llu",
+                         s->source, found, (unsigned long long) s->pos.offset);
             ctx->stats.rotations++;
             f = tail_add(ctx, found, fd, &st, s->pos.offset, head, head_len,
                          TAIL_ROTATED);
@@ -970,9 +991,10 @@ tail_recover(struct tail_ctx *ctx)
             continue;
         }
         free(found);
-        as_slog_info(ctx->in->prefix, "recovered position for %s (inode "
-                     "%llu) matches no file; forgetting it", s->source,
-                     (unsigned long long) s->pos.ino);
+        as_slog_info(ctx->in->prefix,
+                     "recovered position for %s (inode "
+                     "%llu) matches no file; forgetting it",
+                     s->source, (unsigned long long) s->pos.ino);
         ctx->in->forget(ctx->in, s->source, &s->pos);
     }
 }
@@ -988,10 +1010,10 @@ tail_start(struct as_input *in)
 
     ctx->in = in;
     ctx->conf = c;
-    ctx->max_line = c->max_line_bytes != 0 ? (size_t) c->max_line_bytes
-                                           : TAIL_DEF_MAXLINE;
-    ctx->interval_ms = c->rescan_interval_ms != 0 ? c->rescan_interval_ms
-                                                  : TAIL_DEF_RESCAN;
+    ctx->max_line =
+        c->max_line_bytes != 0 ? (size_t) c->max_line_bytes : TAIL_DEF_MAXLINE;
+    ctx->interval_ms =
+        c->rescan_interval_ms != 0 ? c->rescan_interval_ms : TAIL_DEF_RESCAN;
     ctx->rbuf = as_malloc(TAIL_CHUNK);
     uv_timer_init(in->loop, &ctx->timer);
     ctx->timer.data = ctx;
@@ -1117,6 +1139,11 @@ as_tail_stats(const struct as_input *in, struct as_tail_stats *out)
 }
 
 const struct as_input_ops as_input_tail_ops = {
-    sizeof(struct tail_ctx), tail_init, tail_start, tail_pause,
-    tail_resume, tail_stop, tail_destroy,
+    sizeof(struct tail_ctx),
+    tail_init,
+    tail_start,
+    tail_pause,
+    tail_resume,
+    tail_stop,
+    tail_destroy,
 };

@@ -76,8 +76,7 @@ as_tail_pos_matches(int fd, const struct as_srcpos *pos,
     if ((uint64_t) st.st_size < need) {
         return 0;
     }
-    want = (uint64_t) st.st_size < AS_FP_MAX ? (size_t) st.st_size
-                                             : AS_FP_MAX;
+    want = (uint64_t) st.st_size < AS_FP_MAX ? (size_t) st.st_size : AS_FP_MAX;
     if ((r = as_tail_read_head(fd, head, want, &got)) != 0) {
         return r;
     }

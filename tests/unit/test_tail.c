@@ -31,8 +31,8 @@
 #include "core/mem.h"
 #include "inputs/tail.h"
 
-#define WAIT_MS 5000 /* deadline of a wait that should succeed */
-#define SETTLE_MS 150 /* window in which nothing more may arrive */
+#define WAIT_MS   5000 /* deadline of a wait that should succeed */
+#define SETTLE_MS 150  /* window in which nothing more may arrive */
 
 struct got_line {
     char *data;
@@ -455,6 +455,20 @@ test_lines_offsets(void **state)
     free(p);
 }
 
+/* Line i of test_big_file: a number and i % 90 bytes of padding. */
+static size_t
+big_line(size_t i, char *line, size_t size)
+{
+    char pad[91];
+    int n;
+
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[i % 90] = '\0';
+    n = snprintf(line, size, "%07zu-%s", i, pad);
+    assert_true(n > 0 && (size_t) n < size);
+    return (size_t) n;
+}
+
 /* Lines of varying length across several read chunks. */
 static void
 test_big_file(void **state)
@@ -469,10 +483,7 @@ test_big_file(void **state)
     fp = fopen(p, "w");
     assert_non_null(fp);
     for (i = 0; i < n; i++) {
-        len = (size_t) snprintf(line, sizeof(line), "%07zu-%.*s", i,
-                                (int) (i % 90), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                "xxxxxxxxxxxxxx");
+        len = big_line(i, line, sizeof(line));
         fprintf(fp, "%s\n", line);
     }
     assert_int_equal(fclose(fp), 0);
@@ -480,10 +491,7 @@ test_big_file(void **state)
     h_start(h);
     assert_true(h_wait(h, pred_lines, n, WAIT_MS));
     for (i = 0; i < n; i++) {
-        len = (size_t) snprintf(line, sizeof(line), "%07zu-%.*s", i,
-                                (int) (i % 90), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                "xxxxxxxxxxxxxx");
+        len = big_line(i, line, sizeof(line));
         off += len + 1;
         assert_string_equal(h->lines[i].data, line);
         assert_int_equal(h->lines[i].pos.offset, off);
@@ -739,8 +747,8 @@ rotate_common(struct harness *h, const char *pattern, bool drained)
     }
     /* Offsets grow per file: nothing re-read, nothing skipped. */
     for (i = 0; i < h->n; i++) {
-        uint64_t *last = h->lines[i].pos.ino == (uint64_t) s1.st_ino ? &last1
-                                                                      : &last2;
+        uint64_t *last =
+            h->lines[i].pos.ino == (uint64_t) s1.st_ino ? &last1 : &last2;
 
         assert_int_equal(h->lines[i].pos.offset, *last + 10);
         *last = h->lines[i].pos.offset;
@@ -800,8 +808,7 @@ test_copytruncate(void **state)
     assert_int_equal(h->n, 130);
     for (i = 0; i < 80; i++) {
         snprintf(text, sizeof(text), "new-%04zu", i);
-        assert_int_equal(h->lines[find_once(h, text)].pos.offset,
-                         (i + 1) * 9);
+        assert_int_equal(h->lines[find_once(h, text)].pos.offset, (i + 1) * 9);
     }
     as_tail_stats(&h->in, &st);
     assert_int_equal(st.truncations, 1);
@@ -1050,9 +1057,9 @@ test_bench(void **state)
          (double) (t1.tv_nsec - t0.tv_nsec);
     print_message("# tail bench: %llu lines, %llu bytes in %.1f ms: "
                   "%.1f ns/line, %.0f MB/s\n",
-                  (unsigned long long) st.lines,
-                  (unsigned long long) st.bytes, ns / 1e6,
-                  ns / (double) st.lines, (double) st.bytes / ns * 1e3);
+                  (unsigned long long) st.lines, (unsigned long long) st.bytes,
+                  ns / 1e6, ns / (double) st.lines,
+                  (double) st.bytes / ns * 1e3);
 }
 
 int
@@ -1063,35 +1070,27 @@ main(void)
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_fp_grows, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_big_file, h_setup, h_teardown),
-        cmocka_unit_test_setup_teardown(test_partial_line, h_setup,
-                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_line, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_crlf, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_overlong, h_setup, h_teardown),
-        cmocka_unit_test_setup_teardown(test_glob_exclude, h_setup,
-                                        h_teardown),
-        cmocka_unit_test_setup_teardown(test_start_at_end, h_setup,
-                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_glob_exclude, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_start_at_end, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_new_file_running, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_rotate_rename, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_rotate_rename_globbed, h_setup,
                                         h_teardown),
-        cmocka_unit_test_setup_teardown(test_copytruncate, h_setup,
-                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_truncate, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_deleted, h_setup, h_teardown),
-        cmocka_unit_test_setup_teardown(test_inode_reuse, h_setup,
-                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_inode_reuse, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_resume, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_rotated_while_down, h_setup,
                                         h_teardown),
-        cmocka_unit_test_setup_teardown(test_pause_resume, h_setup,
-                                        h_teardown),
-        cmocka_unit_test_setup_teardown(test_stop_closes, h_setup,
-                                        h_teardown),
-        cmocka_unit_test_setup_teardown(test_init_checks, h_setup,
-                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_resume, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_closes, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_init_checks, h_setup, h_teardown),
     };
     const struct CMUnitTest bench[] = {
         cmocka_unit_test_setup_teardown(test_bench, h_setup, h_teardown),
