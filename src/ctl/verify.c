@@ -500,11 +500,15 @@ int
 as_ctl_verify(int argc, char **argv)
 {
     const char *pubkey = NULL;
-    bool quiet = false;
-    int i;
+    bool quiet = false, opts = true;
+    char **files;
+    int i, n = 0, rc;
 
+    files = as_calloc((size_t) argc, sizeof(*files));
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--pubkey") == 0 && i + 1 < argc) {
+        if (!opts || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
+            files[n++] = argv[i];
+        } else if (strcmp(argv[i], "--pubkey") == 0 && i + 1 < argc) {
             pubkey = argv[++i];
         } else if (strncmp(argv[i], "--pubkey=", 9) == 0) {
             pubkey = argv[i] + 9;
@@ -514,22 +518,24 @@ as_ctl_verify(int argc, char **argv)
         } else if (strcmp(argv[i], "--help") == 0 ||
                    strcmp(argv[i], "-h") == 0) {
             verify_usage(stdout);
+            free(files);
             return 0;
         } else if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            opts = false;
+        } else {
             fprintf(stderr, "auditshipctl verify: unknown option %s\n",
                     argv[i]);
             verify_usage(stderr);
+            free(files);
             return 2;
-        } else {
-            break;
         }
     }
-    if (i >= argc) {
+    if (n == 0) {
         verify_usage(stderr);
+        free(files);
         return 2;
     }
-    return as_verify_run(pubkey, argv + i, argc - i, quiet, stdout);
+    rc = as_verify_run(pubkey, files, n, quiet, stdout);
+    free(files);
+    return rc;
 }

@@ -109,7 +109,8 @@ expect 0 "22 records, 0 duplicates, checkpoint at seq 18 (unverified), 4 unseale
     "intact chain passes" "$AS_TMP/good.ndjson"
 expect 0 "checkpoint at seq 18 (signature verified), 4 unsealed: intact" \
     "intact chain passes with --pubkey" --pubkey "$K" "$AS_TMP/good.ndjson"
-expect 0 "1 chains, 1 intact, 0 broken" "summary line" --quiet "$AS_TMP/good.ndjson"
+expect 0 "1 chains, 1 intact, 0 broken" "summary line, options after files" \
+    "$AS_TMP/good.ndjson" --quiet --pubkey "$K"
 
 tamper reverse 1 reverse
 expect 0 ": intact" "lines reordered in the file pass" --pubkey "$K" "$AS_TMP/reverse.ndjson"
