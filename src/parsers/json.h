@@ -4,7 +4,10 @@
  * module adds what json-c silently changes: lone UTF-16 surrogate escapes
  * are rejected (json-c would turn them into U+FFFD), and integers beyond 64
  * bits become doubles (json-c would saturate them).  Duplicate member names
- * keep the last value, as ECMAScript JSON.parse does (JCS's model).
+ * keep the last value, as ECMAScript JSON.parse does (JCS's model).  Also
+ * rejected: a byte order mark at the start, numbers that overflow a double
+ * (1e400), and "\u0000" inside a member name (json-c would cut the name);
+ * see json.c for what else json-c 0.16 lets through that we refuse.
  */
 #ifndef AS_PARSER_JSON_H
 #define AS_PARSER_JSON_H

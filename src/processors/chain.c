@@ -55,7 +55,33 @@ struct as_chainset {
     EVP_MD *sha256;
     EVP_MD_CTX *md;
     struct as_buf tmp;
+    size_t line_hint;   /* longest line so far (capped): one allocation */
+    int64_t time_sec;   /* second of time_text, or -1 */
+    char time_text[32]; /* as_format_time of time_sec */
 };
+
+/* as_format_time, reusing the formatted second (no gmtime per record). */
+static void
+chain_format_time(struct as_chainset *cs, int64_t ns, char out[32])
+{
+    int64_t sec = ns / 1000000000;
+    int ms = (int) ((ns % 1000000000) / 1000000);
+
+    if (ns < 0 || sec != cs->time_sec) {
+        as_format_time(ns, out);
+        if (ns >= 0 && strlen(out) == 24) {
+            memcpy(cs->time_text, out, 25);
+            cs->time_sec = sec;
+        }
+        return;
+    }
+    memcpy(out, cs->time_text, 20); /* "YYYY-MM-DDTHH:MM:SS." */
+    out[20] = (char) ('0' + ms / 100);
+    out[21] = (char) ('0' + ms / 10 % 10);
+    out[22] = (char) ('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
 
 static void
 chain_hex(const unsigned char *p, size_t n, char *out)
@@ -121,6 +147,8 @@ as_chainset_new(const struct as_conf_chain *conf, const char *host,
         as_fatalx("chain: OpenSSL SHA-256 unavailable");
     }
     as_buf_init(&cs->tmp, 0);
+    cs->time_sec = -1;
+    cs->line_hint = 1024;
     *out = cs;
     return 0;
 }
@@ -193,8 +221,13 @@ void
 as_chainset_restore(struct as_chainset *cs, const char *chain,
                     const char *epoch, uint64_t seq, const char *hash)
 {
-    const char *slash = strrchr(chain, '/');
-    struct chain *c = chain_by_id(cs, chain, slash ? slash + 1 : chain);
+    size_t hl = strlen(cs->host);
+    /* A chain of another host name (renamed machine) keeps its id and is
+     * never continued by this host's inputs. */
+    const char *input = strncmp(chain, cs->host, hl) == 0 && chain[hl] == '/'
+                            ? chain + hl + 1
+                            : chain;
+    struct chain *c = chain_by_id(cs, chain, input);
 
     snprintf(c->epoch, sizeof(c->epoch), "%s", epoch);
     snprintf(c->hash, sizeof(c->hash), "%s", hash);
@@ -313,10 +346,17 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     }
     link = link && cs->enabled;
     if (link) {
-        if (chain_id(cs, r->input, id) != 0) {
-            return AS_ERR_INVALID;
+        for (c = cs->chains; c != NULL; c = c->next) {
+            if (strcmp(c->input, r->input) == 0) {
+                break;
+            }
         }
-        c = chain_by_id(cs, id, r->input);
+        if (c == NULL) {
+            if (chain_id(cs, r->input, id) != 0) {
+                return AS_ERR_INVALID;
+            }
+            c = chain_by_id(cs, id, r->input);
+        }
         if (c->seq == 0) {
             unsigned char rnd[16];
 
@@ -334,7 +374,7 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     chain_move_client(obj);
     as = json_object_new_object();
     if (link) {
-        chain_add(as, "chain", json_object_new_string(id));
+        chain_add(as, "chain", json_object_new_string(c->id));
         chain_add(as, "epoch", json_object_new_string(epoch));
         chain_add(as, "seq",
                                json_object_new_uint64(seq));
@@ -346,7 +386,7 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
         chain_add(as, "source",
                                json_object_new_string(r->source));
     }
-    as_format_time(r->received_ns, ts);
+    chain_format_time(cs, r->received_ns, ts);
     chain_add(as, "received_at", json_object_new_string(ts));
     chain_add(as, "redacted",
                            json_object_new_int64((int64_t) r->redacted));
@@ -356,8 +396,15 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     json_object_object_add(obj, "auditship", as);
 
     as_buf_reset(&r->line);
+    if (r->line.cap < cs->line_hint) {
+        /* Best effort: a line over line.max fails below anyway. */
+        (void) as_buf_reserve(&r->line, cs->line_hint);
+    }
     if ((rc = as_jcs_write_mark(&r->line, obj, as, &mark)) != 0) {
         return rc;
+    }
+    if (r->line.len + 128 > cs->line_hint && r->line.len < 65536) {
+        cs->line_hint = r->line.len + 128;
     }
     if (!link) {
         r->chain[0] = '\0';
@@ -383,7 +430,7 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     r->line.len += inslen;
     chain_add(as, "hash", json_object_new_string_len(hash, 64));
 
-    memcpy(r->chain, id, sizeof(r->chain));
+    memcpy(r->chain, c->id, sizeof(r->chain));
     memcpy(r->epoch, epoch, sizeof(r->epoch));
     memcpy(r->hash, hash, sizeof(r->hash));
     r->seq = seq;

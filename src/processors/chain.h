@@ -51,6 +51,9 @@ void as_chainset_foreach(struct as_chainset *cs,
  * the JCS line to r->line.  Fills r->chain/epoch/seq/hash.  Returns 0 or
  * AS_ERR_INVALID (a value JCS cannot express; r is then unchanged in its
  * chain and the caller makes it an invalid record and seals again).
+ * Seal a given r->obj once: a second call would take the first `auditship`
+ * member for a client-sent one.  With link false (or chaining disabled) the
+ * member has host, input, source, received_at, redacted and peer only.
  */
 int as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link);
 

@@ -235,6 +235,80 @@ test_structure(void **state)
     assert_string_equal(canons("{\"a\":1,\"a\":2}"), "{\"a\":2}");
 }
 
+/*
+ * Deterministic byte mutations of every y_ file (and of big-integer
+ * documents, for the slow path): never a crash (ASan builds check memory),
+ * whatever is accepted can be written in JCS form, and that form is
+ * stable: JCS(parse(JCS(x))) equals JCS(x).
+ */
+static void
+test_mutations(void **state)
+{
+    const char *shared = getenv("AS_SHARED");
+    static const char extra[] =
+        "{\"a\":[99999999999999999999,{\"b\":-99999999999999999999}],"
+        "\"a\":{\"c\":123456789012345678901234567890,\"d\":\"\\ud83d\\ude00\"}}";
+    char dir[1024], path[2048];
+    unsigned seed = 12345;
+    DIR *d;
+    struct dirent *de;
+    int accepted = 0, total = 0;
+
+    (void) state;
+    assert_non_null(shared);
+    snprintf(dir, sizeof(dir), "%s/testdata/json/test_parsing", shared);
+    d = opendir(dir);
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        size_t len;
+        char *data;
+
+        if (de->d_name[0] != 'y') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        data = read_file(path, &len);
+        for (int k = 0; k < 40; k++) {
+            const char *src = k < 20 ? data : extra;
+            size_t n = k < 20 ? len : sizeof(extra) - 1;
+            char *m = malloc(n + 1);
+            struct json_object *o = NULL, *o2 = NULL;
+            struct as_error err;
+
+            assert_non_null(m);
+            memcpy(m, src, n);
+            if (n > 0) {
+                static const char pool[] = "{}[]\",:\\u0123456789eE.-+ \xc3\xa9\x80\x00";
+
+                seed = seed * 1103515245u + 12345u;
+                m[(seed >> 8) % n] = pool[(seed >> 20) % (sizeof(pool) - 1)];
+            }
+            if (as_parse_json(m, n, &o, &err) == 0) {
+                struct as_buf a = AS_BUF_INIT, b = AS_BUF_INIT;
+
+                accepted++;
+                /* Accepted means JCS can express it. */
+                assert_int_equal(as_jcs_write(&a, o), 0);
+                assert_int_equal(as_parse_json(a.data, a.len, &o2, &err), 0);
+                assert_int_equal(as_jcs_write(&b, o2), 0);
+                assert_int_equal(a.len, b.len);
+                assert_memory_equal(a.data, b.data, a.len);
+                as_buf_free(&a);
+                as_buf_free(&b);
+            }
+            total++;
+            json_object_put(o);
+            json_object_put(o2);
+            free(m);
+        }
+        free(data);
+    }
+    closedir(d);
+    printf("# mutations: %d of %d accepted, all canonical-stable\n", accepted,
+           total);
+    assert_true(accepted > 0 && accepted < total);
+}
+
 int
 main(void)
 {
@@ -243,6 +317,7 @@ main(void)
         cmocka_unit_test(test_big_ints),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_mutations),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
