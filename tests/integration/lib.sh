@@ -13,7 +13,7 @@ plan() { echo "1..$1"; }
 ok() { AS_TEST_N=$((AS_TEST_N + 1)); echo "ok $AS_TEST_N - $*"; }
 not_ok() { AS_TEST_N=$((AS_TEST_N + 1)); AS_TEST_FAILED=1; echo "not ok $AS_TEST_N - $*"; }
 # check DESC CMD...: ok when CMD succeeds.
-check() { d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+check() { _desc=$1; shift; if "$@"; then ok "$_desc"; else not_ok "$_desc"; fi; }
 diag() { echo "# $*"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
@@ -53,7 +53,7 @@ has_lines() {
 # start_agent CONFIG [LOG]: runs auditshipd in the background.
 start_agent() {
     _log=${2:-$AS_TMP/agent.log}
-    $AS_VALGRIND "$AUDITSHIPD" -c "$1" >>"$_log" 2>&1 &
+    ${AS_VALGRIND:-} "$AUDITSHIPD" -c "$1" >>"$_log" 2>&1 &
     AS_AGENT_PID=$!
 }
 
