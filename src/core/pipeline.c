@@ -157,14 +157,20 @@ pipe_pos_set(struct as_pipeline *p, const char *input, const char *source,
     return e;
 }
 
+/* Drops the position of (input, source) if it still names the same file. */
 static void
-pipe_pos_remove(struct as_pipeline *p, const char *input, const char *source)
+pipe_pos_remove(struct as_pipeline *p, const char *input, const char *source,
+                const struct as_srcpos *pos)
 {
     for (struct pipe_pos **ep = &p->positions; *ep != NULL;
          ep = &(*ep)->next) {
         struct pipe_pos *e = *ep;
 
         if (strcmp(e->input, input) == 0 && strcmp(e->source, source) == 0) {
+            if (pos != NULL &&
+                (e->pos.dev != pos->dev || e->pos.ino != pos->ino)) {
+                return; /* the name now belongs to another file */
+            }
             *ep = e->next;
             free(e->input);
             free(e->source);
@@ -450,11 +456,8 @@ pipe_forget(struct as_input *in, const char *source,
 {
     struct pipe_input *pi = in->core;
 
-    (void) pos;
-    if (pi->last != NULL && strcmp(pi->last->source, source) == 0) {
-        pi->last = NULL;
-    }
-    pipe_pos_remove(pi->p, in->id, source);
+    pi->last = NULL;
+    pipe_pos_remove(pi->p, in->id, source, pos);
 }
 
 /* ---- output runners ---- */
