@@ -66,6 +66,7 @@ struct disk_seg {
     uint64_t size; /* readable end */
     uint64_t end;  /* end including staged and in-flight bytes */
     uint64_t head; /* end of the snapshot (0 = unknown) */
+    uint64_t trusted_from; /* bytes from here on were written in this run */
 };
 
 /* A run of staged bytes that goes to one segment file. */
@@ -830,6 +831,7 @@ disk_load(struct as_buffer *b)
         b->segs[b->nsegs].fd = -1;
         b->segs[b->nsegs].size = refs[i].size;
         b->segs[b->nsegs].end = refs[i].size;
+        b->segs[b->nsegs].trusted_from = refs[i].size;
         b->bytes += refs[i].size;
         b->nsegs++;
     }
@@ -1223,6 +1225,7 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
             c->rd_seg = s->id;
         }
         c->rd.limit = s->size;
+        c->rd.trusted_from = s->trusted_from;
         r = as__reader_next(&c->rd, &pos.offset, &f, &skipped);
         if (r == AS__RD_OK) {
             if (as__brec_decode(f.body, f.len, &br) != 0) {

@@ -66,6 +66,9 @@ int as__cursor_decode(const unsigned char *p, size_t len,
 struct as__reader {
     int fd;
     uint64_t limit;
+    /* Frames at or past this offset were written by this process in this
+     * run and are not checksummed again on read (UINT64_MAX = check all). */
+    uint64_t trusted_from;
     struct as_buf win;
     uint64_t win_off;
 };

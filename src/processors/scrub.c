@@ -9,7 +9,7 @@
  * Owns: the normalized key list.  Invariant: keys are normalized (lower
  * case, no '_', '-', '.' or ' ').
  */
-#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,23 +18,36 @@
 
 struct as_scrub {
     char **keys;
+    uint32_t *hashes; /* scrub_normalize hash of each key */
     size_t n_keys;
     char *replacement;
 };
 
-/* Lower case without separators, into out (at most out_len - 1 chars). */
+/*
+ * Lower case without separators, into out (at most out_len - 1 chars), and
+ * an FNV-1a hash of the result in *hash, so that most member names are
+ * ruled out without a string comparison.
+ */
 static size_t
-scrub_normalize(const char *s, char *out, size_t out_len)
+scrub_normalize(const char *s, char *out, size_t out_len, uint32_t *hash)
 {
+    uint32_t h = 2166136261u;
     size_t n = 0;
 
     for (; *s != '\0' && n + 1 < out_len; s++) {
-        if (*s == '_' || *s == '-' || *s == '.' || *s == ' ') {
+        char c = *s;
+
+        if (c == '_' || c == '-' || c == '.' || c == ' ') {
             continue;
         }
-        out[n++] = (char) tolower((unsigned char) *s);
+        if (c >= 'A' && c <= 'Z') {
+            c = (char) (c - 'A' + 'a');
+        }
+        out[n++] = c;
+        h = (h ^ (unsigned char) c) * 16777619u;
     }
     out[n] = '\0';
+    *hash = h;
     return n;
 }
 
@@ -47,8 +60,10 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
 
     (void) err;
     s->keys = as_calloc(conf->keys.n + 1, sizeof(char *));
+    s->hashes = as_calloc(conf->keys.n + 1, sizeof(uint32_t));
     for (size_t i = 0; i < conf->keys.n; i++) {
-        if (scrub_normalize(conf->keys.v[i], norm, sizeof(norm)) > 0) {
+        if (scrub_normalize(conf->keys.v[i], norm, sizeof(norm),
+                            &s->hashes[s->n_keys]) > 0) {
             s->keys[s->n_keys++] = as_strdup(norm);
         }
     }
@@ -68,6 +83,7 @@ as_scrub_free(struct as_scrub *s)
         free(s->keys[i]);
     }
     free(s->keys);
+    free(s->hashes);
     free(s->replacement);
     free(s);
 }
@@ -76,12 +92,13 @@ static int
 scrub_key_matches(const struct as_scrub *s, const char *key)
 {
     char norm[256];
+    uint32_t h;
 
-    if (scrub_normalize(key, norm, sizeof(norm)) == 0) {
+    if (scrub_normalize(key, norm, sizeof(norm), &h) == 0) {
         return 0;
     }
     for (size_t i = 0; i < s->n_keys; i++) {
-        if (strcmp(norm, s->keys[i]) == 0) {
+        if (s->hashes[i] == h && strcmp(norm, s->keys[i]) == 0) {
             return 1;
         }
     }
