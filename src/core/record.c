@@ -44,7 +44,8 @@ as_record_free(struct as_record *r)
     free(r->peer.exe);
     free(r->peer.unit);
     free(r->error);
-    as_buf_free(&r->line);
+    /* The line is the sealed, scrubbed record: no need to cleanse it. */
+    free(r->line.data);
     free(r);
 }
 
