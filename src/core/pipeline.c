@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "buffer/buffer.h"
+#include "core/fsutil.h"
 #include "core/jcs.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -944,31 +945,6 @@ pipe_checkpoint_cb(uv_timer_t *t)
     as_pipeline_checkpoint(t->data);
 }
 
-static int
-pipe_mkdirs(const char *path)
-{
-    char *tmp = as_strdup(path);
-    int rc = 0;
-
-    for (char *s = tmp + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-
-            *s = '\0';
-            if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
-                rc = -errno;
-                break;
-            }
-            *s = c;
-            if (c == '\0') {
-                break;
-            }
-        }
-    }
-    free(tmp);
-    return rc;
-}
-
 int
 as_pipeline_new(uv_loop_t *loop, const struct as_config *conf,
                 struct as_pipeline **out, struct as_error *err)
@@ -981,7 +957,7 @@ as_pipeline_new(uv_loop_t *loop, const struct as_config *conf,
 
     p->loop = loop;
     p->conf = conf;
-    if ((rc = pipe_mkdirs(conf->agent.state_dir)) != 0) {
+    if ((rc = as_mkdirs(conf->agent.state_dir, false)) != 0) {
         as_error_set(err, "cannot create state_dir %s: %s",
                      conf->agent.state_dir, as_strerror(rc));
         goto out;

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/stage.h"
@@ -42,37 +43,6 @@ struct file_ctx {
     int status;
     as_done_cb *stop_done;
 };
-
-static int
-file_mkdirs(const char *path, bool parent_only)
-{
-    char *tmp = as_strdup(path);
-    char *end = parent_only ? strrchr(tmp, '/') : tmp + strlen(tmp);
-    int rc = 0;
-
-    if (end == NULL || end == tmp) {
-        free(tmp);
-        return 0;
-    }
-    *end = '\0';
-    for (char *s = tmp + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-
-            *s = '\0';
-            if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
-                rc = -errno;
-                break;
-            }
-            *s = c;
-            if (c == '\0') {
-                break;
-            }
-        }
-    }
-    free(tmp);
-    return rc;
-}
 
 static int
 file_init(struct as_output *o, const struct as_conf_stage *cs,
@@ -206,8 +176,8 @@ file_start(struct as_output *o)
     c->fd = -1;
     c->work.data = c;
     as_asprintf(&c->state_path, "%s/outputs/%s.state", o->state_dir, o->id);
-    if ((rc = file_mkdirs(c->state_path, true)) != 0 ||
-        (rc = file_mkdirs(c->conf->path, true)) != 0) {
+    if ((rc = as_mkdirs(c->state_path, true)) != 0 ||
+        (rc = as_mkdirs(c->conf->path, true)) != 0) {
         as_slog_error(o->prefix, "cannot create directories: %s",
                       as_strerror(rc));
         return rc;
