@@ -28,9 +28,18 @@
  *   it does not share a source name with the new file at the old path.  When
  *   a file is forgotten, every name it had is forgotten with its dev+inode:
  *   the core must drop a source's position only when they match.
- * - Copytruncate cannot be lossless: lines written between our last read
- *   and the truncation are only in the copy, which we do not know about
- *   unless the patterns match it.
+ * - Copytruncate loses nothing that reached the copy: lines written
+ *   between our last read and the truncation are only in the copy (e.g.
+ *   audit.log.1), which the patterns usually do not match.  So when a file
+ *   is found truncated (or its first bytes replaced), or a recovered
+ *   position finds its file truncated, the file's directory is searched for
+ *   its copy: another regular file whose first fp_len bytes hash to the
+ *   file's fingerprint, that is long enough and, while running, holds the
+ *   last bytes we read just before our offset.  The copy is drained as a
+ *   rotated file under its own name and inode, before the truncated file is
+ *   read again from 0, then forgotten.  Lines written to the original after
+ *   logrotate's copy and before its truncation are lost: that is inherent to
+ *   copytruncate.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -55,6 +64,8 @@
 #define TAIL_DEF_RESCAN  10000
 #define TAIL_CARRY_KEEP  (64 * 1024) /* carry capacity kept between lines */
 #define TAIL_LOG_EVERY   120000      /* ms between repeated error lines */
+#define TAIL_WIN         AS_FP_MAX   /* last bytes read, kept to find a copy */
+#define TAIL_SCAN_MAX    10000       /* directory entries searched for a copy */
 
 enum tail_state {
     TAIL_ACTIVE,  /* found at a path matched by the patterns */
@@ -76,7 +87,18 @@ struct tail_file {
     char *carry;     /* first bytes of the partial line */
     size_t carry_len, carry_cap;
     uint64_t carry_total; /* length of the partial line so far */
+    unsigned char win[TAIL_WIN];
+    size_t win_len; /* the bytes [offset - win_len, offset) */
+    /*
+     * A copy being drained: the name and last position of the truncated
+     * file it was copied from.  When the copy is forgotten and that file
+     * has delivered nothing since, its old position is forgotten too (it
+     * would make a restart drain the copy again).
+     */
+    char *origin;
+    struct as_srcpos origin_pos;
     enum tail_state state;
+    bool emitted;        /* delivered a line since opened or truncated */
     bool dirty;          /* may have unread bytes */
     bool want_check;     /* stat it (growth, truncation) on the next turn */
     bool seen;           /* rescan mark */
@@ -118,7 +140,23 @@ struct tail_cand {
     uint64_t dev, ino;
 };
 
+/* What the copy of a truncated file looks like (see tail_find_copy). */
+struct tail_copyq {
+    const char *path;         /* the truncated file's name */
+    uint64_t dev, ino;        /* and inode: both skipped */
+    uint64_t fp;              /* fingerprint of the first fp_len bytes */
+    size_t fp_len;            /* > 0 */
+    uint64_t end;             /* the copy holds at least end bytes */
+    uint64_t from;            /* and more than from */
+    const unsigned char *win; /* the bytes [end - win_len, end), or NULL */
+    size_t win_len;
+};
+
 static void tail_idle_cb(uv_idle_t *h);
+static struct tail_file *tail_add(struct tail_ctx *ctx, const char *path,
+                                  int fd, const struct stat *st,
+                                  uint64_t offset, const unsigned char *head,
+                                  size_t head_len, enum tail_state state);
 
 /* Appends a located error (as as_conf_errors_add does). */
 static void
@@ -318,6 +356,7 @@ tail_deliver(struct tail_ctx *ctx, struct tail_file *f, const char *data,
     ctx->stats.lines++;
     ctx->stats.bytes += end - f->emit_off;
     f->emit_off = end;
+    f->emitted = true;
     ctx->in->emit(ctx->in, data, len, &src, flags);
 }
 
@@ -357,10 +396,31 @@ tail_split(struct tail_ctx *ctx, struct tail_file *f, const char *p, size_t n)
     f->offset = base + n;
 }
 
+/*
+ * Keeps the last TAIL_WIN bytes before f->offset in f->win, after the
+ * consumed bytes p[0..n) (ending at f->offset) were split.
+ */
+static void
+tail_win_add(struct tail_file *f, const char *p, size_t n)
+{
+    size_t keep;
+
+    if (n >= TAIL_WIN) {
+        memcpy(f->win, p + (n - TAIL_WIN), TAIL_WIN);
+        f->win_len = TAIL_WIN;
+        return;
+    }
+    keep = f->win_len < TAIL_WIN - n ? f->win_len : TAIL_WIN - n;
+    memmove(f->win, f->win + (f->win_len - keep), keep);
+    memcpy(f->win + keep, p, n);
+    f->win_len = keep + n;
+}
+
 /* Reads and splits one chunk of f. */
 static void
 tail_read_chunk(struct tail_ctx *ctx, struct tail_file *f)
 {
+    uint64_t base = f->offset;
     ssize_t n;
 
     do {
@@ -383,6 +443,150 @@ tail_read_chunk(struct tail_ctx *ctx, struct tail_file *f)
     f->dirty = (size_t) n == TAIL_CHUNK;
     tail_head_extend(f, ctx->rbuf, f->offset, (size_t) n);
     tail_split(ctx, f, ctx->rbuf, (size_t) n);
+    tail_win_add(f, ctx->rbuf, (size_t) (f->offset - base));
+}
+
+/*
+ * Whether the open regular file fd (lstat'ed as *lst) is a copy as q
+ * describes.  Fills head with its first min(size, AS_FP_MAX) bytes.
+ */
+static bool
+tail_copy_matches(int fd, const struct stat *lst, const struct tail_copyq *q,
+                  unsigned char head[AS_FP_MAX], size_t *head_len)
+{
+    unsigned char win[TAIL_WIN];
+    struct stat st;
+    size_t want, got;
+    ssize_t n;
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_dev != lst->st_dev || st.st_ino != lst->st_ino ||
+        (uint64_t) st.st_size < q->end || (uint64_t) st.st_size <= q->from) {
+        return false;
+    }
+    want = (uint64_t) st.st_size < AS_FP_MAX ? (size_t) st.st_size : AS_FP_MAX;
+    if (as_tail_read_head(fd, head, want, &got) != 0 || got < q->fp_len ||
+        as_tail_fp(head, q->fp_len) != q->fp) {
+        return false;
+    }
+    *head_len = got;
+    if (q->win == NULL || q->win_len == 0) {
+        return true;
+    }
+    do {
+        n = pread(fd, win, q->win_len, (off_t) (q->end - q->win_len));
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t) q->win_len && memcmp(win, q->win, q->win_len) == 0;
+}
+
+/*
+ * Searches the directory of q->path (at most TAIL_SCAN_MAX entries) for the
+ * copy of a truncated file: a regular file (not a symlink) with another
+ * inode, not followed already, that q describes; the most recently modified
+ * one if several do.  Returns its fd (the caller owns it and *path_out) and
+ * fills *st_out and head, or returns -1 when there is none.
+ */
+static int
+tail_find_copy(struct tail_ctx *ctx, const struct tail_copyq *q,
+               char **path_out, struct stat *st_out,
+               unsigned char head[AS_FP_MAX], size_t *head_len)
+{
+    unsigned char h[AS_FP_MAX];
+    char *dir = tail_dirname(q->path), *p;
+    struct dirent *de;
+    struct stat st;
+    size_t seen = 0, hl = 0;
+    int fd, best = -1;
+    DIR *dp;
+
+    *path_out = NULL;
+    if ((dp = opendir(dir)) == NULL) {
+        goto out;
+    }
+    while (seen++ < TAIL_SCAN_MAX && (de = readdir(dp)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        as_asprintf(&p, "%s/%s", dir, de->d_name);
+        if (strcmp(p, q->path) == 0 || lstat(p, &st) != 0 ||
+            !S_ISREG(st.st_mode) ||
+            ((uint64_t) st.st_dev == q->dev &&
+             (uint64_t) st.st_ino == q->ino) ||
+            (uint64_t) st.st_size < q->end ||
+            (uint64_t) st.st_size <= q->from ||
+            tail_find_ino(ctx, (uint64_t) st.st_dev, (uint64_t) st.st_ino) !=
+                NULL ||
+            (best >= 0 && (st.st_mtim.tv_sec < st_out->st_mtim.tv_sec ||
+                           (st.st_mtim.tv_sec == st_out->st_mtim.tv_sec &&
+                            st.st_mtim.tv_nsec <= st_out->st_mtim.tv_nsec)))) {
+            free(p);
+            continue;
+        }
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+        if (fd < 0 || !tail_copy_matches(fd, &st, q, h, &hl)) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            free(p);
+            continue;
+        }
+        if (best >= 0) {
+            close(best);
+            free(*path_out);
+        }
+        best = fd;
+        *path_out = p;
+        *st_out = st;
+        memcpy(head, h, hl);
+        *head_len = hl;
+    }
+    closedir(dp);
+out:
+    free(dir);
+    return best;
+}
+
+/*
+ * f (at offset, delivered up to emit_off) was found truncated: if its copy
+ * is in the same directory, follows the copy from emit_off as a rotated
+ * file, so that it is drained (before f, see tail_idle_cb) and forgotten.
+ */
+static void
+tail_drain_copy(struct tail_ctx *ctx, struct tail_file *f)
+{
+    unsigned char head[AS_FP_MAX];
+    struct tail_copyq q;
+    struct tail_file *c;
+    struct stat st;
+    size_t head_len = 0;
+    char *path;
+    int fd;
+
+    if (f->head_len == 0) {
+        return; /* nothing was read, so nothing can be missing */
+    }
+    memset(&q, 0, sizeof(q));
+    q.path = f->path;
+    q.dev = f->dev;
+    q.ino = f->ino;
+    q.fp = f->fp;
+    q.fp_len = f->head_len;
+    q.end = f->offset;
+    q.from = f->emit_off;
+    q.win = f->win;
+    q.win_len = f->win_len;
+    if ((fd = tail_find_copy(ctx, &q, &path, &st, head, &head_len)) < 0) {
+        return;
+    }
+    ctx->stats.copies++;
+    as_slog_info(ctx->in->prefix,
+                 "copytruncate of %s: draining its copy %s "
+                 "from offset %llu",
+                 f->path, path, (unsigned long long) f->emit_off);
+    c = tail_add(ctx, path, fd, &st, f->emit_off, head, head_len, TAIL_ROTATED);
+    c->origin = as_strdup(f->path);
+    tail_srcpos(f, f->emit_off, &c->origin_pos);
+    free(path);
 }
 
 /* The file was truncated or its first bytes replaced: read it from 0. */
@@ -396,8 +600,11 @@ tail_restart_file(struct tail_ctx *ctx, struct tail_file *f, const char *why)
                  "%s %s (was at offset %llu): reading "
                  "from the beginning",
                  why, f->path, (unsigned long long) f->offset);
+    tail_drain_copy(ctx, f);
     f->offset = 0;
     f->emit_off = 0;
+    f->win_len = 0;
+    f->emitted = false;
     tail_carry_reset(f);
     f->carry_len = 0;
     (void) as_tail_read_head(f->fd, f->head, AS_FP_MAX, &got);
@@ -522,6 +729,7 @@ static void
 tail_file_free(struct tail_file *f)
 {
     free(f->path);
+    free(f->origin);
     for (size_t i = 0; i < f->n_aliases; i++) {
         free(f->aliases[i]);
     }
@@ -541,6 +749,8 @@ tail_add(struct tail_ctx *ctx, const char *path, int fd, const struct stat *st,
          enum tail_state state)
 {
     struct tail_file *f = as_calloc(1, sizeof(*f));
+    size_t want;
+    ssize_t n;
     char *dir;
 
     f->path = as_strdup(path);
@@ -552,6 +762,11 @@ tail_add(struct tail_ctx *ctx, const char *path, int fd, const struct stat *st,
     memcpy(f->head, head, head_len);
     f->head_len = head_len;
     f->fp = as_tail_fp(f->head, f->head_len);
+    want = offset < TAIL_WIN ? (size_t) offset : TAIL_WIN;
+    do {
+        n = pread(fd, f->win, want, (off_t) (offset - want));
+    } while (n < 0 && errno == EINTR);
+    f->win_len = n == (ssize_t) want ? want : 0;
     f->state = state;
     f->dirty = true;
     f->seen = true; /* a rescan must not take it for rotated away */
@@ -793,7 +1008,7 @@ tail_rescan(struct tail_ctx *ctx)
 static void
 tail_forget(struct tail_ctx *ctx, struct tail_file *f)
 {
-    struct tail_file **pp;
+    struct tail_file **pp, *o;
     struct as_srcpos pos;
 
     for (pp = &ctx->files; *pp != NULL; pp = &(*pp)->next) {
@@ -814,6 +1029,17 @@ tail_forget(struct tail_ctx *ctx, struct tail_file *f)
     ctx->in->forget(ctx->in, f->path, &pos);
     for (size_t i = 0; i < f->n_aliases; i++) {
         ctx->in->forget(ctx->in, f->aliases[i], &pos);
+    }
+    if (f->origin != NULL) {
+        /*
+         * A drained copy: the truncated file's last position still names
+         * the copied bytes unless that file delivered a line since.  The
+         * core drops it only if it still has the same dev+inode.
+         */
+        o = tail_find_ino(ctx, f->origin_pos.dev, f->origin_pos.ino);
+        if (o == NULL || !o->emitted) {
+            ctx->in->forget(ctx->in, f->origin, &f->origin_pos);
+        }
     }
     tail_file_free(f);
 }
@@ -875,6 +1101,9 @@ tail_idle_cb(uv_idle_t *h)
             f->want_check = false;
             tail_check(ctx, f);
         }
+    }
+    /* After the checks: one may have added the copy of a truncated file. */
+    for (f = ctx->files; f != NULL; f = f->next) {
         if (f->dirty && f->state == TAIL_ROTATED) {
             rot_first = true;
         }
@@ -918,10 +1147,61 @@ tail_timer_cb(uv_timer_t *h)
 /* ---- recovery ---- */
 
 /*
+ * A recovered position s whose file is gone or truncated (copytruncate
+ * while we were down): drains its copy from s's offset if the directory
+ * holds one that is not followed yet (a recovered position of the copy
+ * itself wins, so this runs after every position was resumed); else
+ * forgets s.
+ */
+static void
+tail_recover_copy(struct tail_ctx *ctx, const struct as_srcstate *s)
+{
+    unsigned char head[AS_FP_MAX];
+    struct tail_copyq q;
+    struct tail_file *c;
+    struct stat st;
+    size_t head_len = 0;
+    char *path = NULL;
+    int fd = -1;
+
+    memset(&q, 0, sizeof(q));
+    q.path = s->source;
+    q.dev = s->pos.dev;
+    q.ino = s->pos.ino;
+    q.fp = s->pos.fp;
+    q.fp_len = s->pos.fp_len;
+    q.end = s->pos.offset;
+    q.from = s->pos.offset;
+    if (q.fp_len > 0 && q.fp_len <= AS_FP_MAX) {
+        fd = tail_find_copy(ctx, &q, &path, &st, head, &head_len);
+    }
+    if (fd < 0) {
+        as_slog_info(ctx->in->prefix,
+                     "recovered position for %s (inode "
+                     "%llu) matches no file; forgetting it",
+                     s->source, (unsigned long long) s->pos.ino);
+        ctx->in->forget(ctx->in, s->source, &s->pos);
+        return;
+    }
+    ctx->stats.copies++;
+    ctx->stats.truncations++;
+    as_slog_info(ctx->in->prefix,
+                 "%s was truncated while stopped; draining "
+                 "its copy %s from offset %llu",
+                 s->source, path, (unsigned long long) s->pos.offset);
+    c = tail_add(ctx, path, fd, &st, s->pos.offset, head, head_len,
+                 TAIL_ROTATED);
+    c->origin = as_strdup(s->source);
+    c->origin_pos = s->pos;
+    free(path);
+}
+
+/*
  * Resumes each recovered position: at its path when the identity matches,
  * else in a file of the same directory that has it (rotated while we were
- * down; drained, then forgotten).  A position that matches nothing is
- * forgotten, and its path is marked so the file there is read from 0.
+ * down; drained, then forgotten), else in a copy of it (tail_recover_copy).
+ * The path of a position that does not match its file is marked so the
+ * file there is read from 0.
  */
 static void
 tail_recover(struct tail_ctx *ctx)
@@ -930,9 +1210,11 @@ tail_recover(struct tail_ctx *ctx)
     const struct as_srcstate *s;
     struct tail_file *f;
     struct stat st;
-    size_t head_len;
+    size_t head_len, *lost, n_lost = 0;
     char *found;
     int fd;
+
+    lost = as_calloc(ctx->in->n_recovered + 1, sizeof(*lost));
 
     for (size_t i = 0; i < ctx->in->n_recovered; i++) {
         s = &ctx->in->recovered[i];
@@ -991,12 +1273,12 @@ tail_recover(struct tail_ctx *ctx)
             continue;
         }
         free(found);
-        as_slog_info(ctx->in->prefix,
-                     "recovered position for %s (inode "
-                     "%llu) matches no file; forgetting it",
-                     s->source, (unsigned long long) s->pos.ino);
-        ctx->in->forget(ctx->in, s->source, &s->pos);
+        lost[n_lost++] = i;
     }
+    for (size_t i = 0; i < n_lost; i++) {
+        tail_recover_copy(ctx, &ctx->in->recovered[lost[i]]);
+    }
+    free(lost);
 }
 
 /* ---- lifecycle ---- */

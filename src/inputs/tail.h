@@ -21,6 +21,7 @@ struct as_tail_stats {
     uint64_t files_open;      /* files currently open (gauge) */
     uint64_t rotations;       /* rename/delete rotations seen */
     uint64_t truncations;     /* truncations and copytruncates seen */
+    uint64_t copies;          /* copies of truncated files drained */
     uint64_t read_errors;     /* failed read/stat/open calls */
 };
 

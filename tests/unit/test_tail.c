@@ -2,9 +2,11 @@
  * The file tail input against a real libuv loop and real files in a mkdtemp
  * directory: line splitting and positions, partial and overlong lines, glob
  * and exclude, start_at, discovery while running, rotation by rename+create,
- * copytruncate, truncation, deletion, inode reuse, resume from recovered
- * positions (also of a file rotated while stopped), pause/resume, and a stop
- * that closes every handle and fd.  Every loop run is bounded by a deadline.
+ * copytruncate (also with lines that reached only the copy, while running
+ * and while stopped), truncation, deletion, inode reuse, resume from
+ * recovered positions (also of a file rotated while stopped), pause/resume,
+ * and a stop that closes every handle and fd.  Every loop run is bounded by
+ * a deadline.
  *
  * With AS_TAIL_BENCH=FILE, test_bench times the delivery of FILE's lines.
  */
@@ -422,6 +424,58 @@ find_once(struct harness *h, const char *text)
     return at;
 }
 
+/* cp src dst: a new inode with the same bytes (logrotate's copy). */
+static void
+copy_file(const char *src, const char *dst)
+{
+    char buf[4096];
+    ssize_t n;
+    int in = open(src, O_RDONLY), out;
+
+    assert_true(in >= 0);
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true(out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        assert_int_equal(write(out, buf, (size_t) n), n);
+    }
+    assert_int_equal(n, 0);
+    close(in);
+    close(out);
+}
+
+/* Writes lines PREFIX-first..PREFIX-(last-1) (9 bytes each) to fd. */
+static void
+write_lines(int fd, const char *prefix, size_t first, size_t last)
+{
+    for (size_t i = first; i < last; i++) {
+        fdprintf(fd, "%s-%04zu\n", prefix, i);
+    }
+}
+
+static uint64_t
+ino_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t) st.st_ino;
+}
+
+/* The forget calls for source, asserting there is at most one. */
+static const struct got_forget *
+forgot_of(struct harness *h, const char *source)
+{
+    const struct got_forget *g = NULL;
+
+    for (size_t i = 0; i < h->n_forgot; i++) {
+        if (strcmp(h->forgot[i].source, source) == 0) {
+            assert_null(g);
+            g = &h->forgot[i];
+        }
+    }
+    return g;
+}
+
 /* ---- tests ---- */
 
 static void
@@ -812,7 +866,239 @@ test_copytruncate(void **state)
     }
     as_tail_stats(&h->in, &st);
     assert_int_equal(st.truncations, 1);
+    assert_int_equal(st.copies, 0);
     free(p);
+}
+
+/*
+ * copytruncate with lines that reached only the copy: 50 lines are read,
+ * 30 more are appended while the loop does not run, the file is copied to
+ * app.log.1 and truncated, then n_new lines are written to it.  Every line
+ * arrives exactly once, the copy's rest before the new lines.  Decoys: an
+ * older copy with the same first bytes but other last bytes (and newer),
+ * a symlink to the copy and a directory.
+ */
+static void
+copytruncate_common(struct harness *h, size_t n_new)
+{
+    char *p = h_path(h, "app.log"), *p1 = h_path(h, "app.log.1");
+    char *p2 = h_path(h, "app.log.2"), *ln = h_path(h, "link");
+    char *sub = h_path(h, "sub"), text[32];
+    const struct got_forget *g;
+    struct as_tail_stats st;
+    struct timespec times[2];
+    uint64_t ino, ino1;
+    size_t i, at, total = 80 + n_new;
+    int fd;
+
+    fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    write_lines(fd, "old", 0, 50);
+    h_pattern(h, "app.log");
+    h_start(h);
+    assert_true(h_wait(h, pred_lines, 50, WAIT_MS));
+    h_settle(h);
+    ino = ino_of(p);
+    /* Not read yet: the loop does not run until the end. */
+    write_lines(fd, "old", 50, 80);
+    copy_file(p, p1);
+    ino1 = ino_of(p1);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    write_lines(fd, "new", 0, n_new);
+    close(fd);
+    fd = open(p2, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true(fd >= 0);
+    write_lines(fd, "old", 0, 40);
+    write_lines(fd, "dec", 40, 100);
+    /* Newer than the copy, so only the bytes before our offset tell. */
+    times[0].tv_sec = times[1].tv_sec = time(NULL) + 60;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    assert_int_equal(futimens(fd, times), 0);
+    close(fd);
+    assert_int_equal(symlink(p1, ln), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+
+    assert_true(h_wait(h, pred_lines, total, WAIT_MS));
+    assert_true(h_wait(h, pred_forgot, 1, WAIT_MS));
+    h_settle(h);
+    assert_int_equal(h->n, total);
+    for (i = 0; i < 80; i++) {
+        snprintf(text, sizeof(text), "old-%04zu", i);
+        at = find_once(h, text);
+        assert_int_equal(at, i); /* in order, before any new line */
+        assert_int_equal(h->lines[at].pos.offset, (i + 1) * 9);
+        if (i < 50) {
+            assert_string_equal(h->lines[at].source, p);
+            assert_true(h->lines[at].pos.ino == ino);
+        } else {
+            assert_string_equal(h->lines[at].source, p1);
+            assert_true(h->lines[at].pos.ino == ino1);
+        }
+    }
+    for (i = 0; i < n_new; i++) {
+        snprintf(text, sizeof(text), "new-%04zu", i);
+        at = find_once(h, text);
+        assert_int_equal(at, 80 + i);
+        assert_string_equal(h->lines[at].source, p);
+        assert_true(h->lines[at].pos.ino == ino);
+        assert_int_equal(h->lines[at].pos.offset, (i + 1) * 9);
+    }
+    /* The drained copy is forgotten with its own identity. */
+    assert_non_null(g = forgot_of(h, p1));
+    assert_true(g->pos.ino == ino1);
+    assert_int_equal(g->pos.offset, 80 * 9);
+    /*
+     * The live file's old position is forgotten only when it delivered
+     * nothing since: else the core has its new position.
+     */
+    g = forgot_of(h, p);
+    if (n_new > 0) {
+        assert_null(g);
+    } else {
+        assert_non_null(g);
+        assert_true(g->pos.ino == ino);
+        assert_int_equal(g->pos.offset, 50 * 9);
+    }
+    assert_int_equal(h->n_forgot, n_new > 0 ? 1 : 2);
+    as_tail_stats(&h->in, &st);
+    assert_int_equal(st.truncations, 1);
+    assert_int_equal(st.copies, 1);
+    assert_int_equal(st.files_open, 1);
+    free(p);
+    free(p1);
+    free(p2);
+    free(ln);
+    free(sub);
+}
+
+/* Found by size (the file is shorter than our offset). */
+static void
+test_copytruncate_copy(void **state)
+{
+    copytruncate_common(*state, 10);
+}
+
+/* Found by its first bytes (the file grew past our offset again). */
+static void
+test_copytruncate_copy_grown(void **state)
+{
+    copytruncate_common(*state, 70);
+}
+
+/* Nothing written after the truncation. */
+static void
+test_copytruncate_copy_idle(void **state)
+{
+    copytruncate_common(*state, 0);
+}
+
+/*
+ * copytruncate while stopped: the recovered position (line 20) finds its
+ * file truncated; the copy's rest comes first, then the file from 0 (also
+ * with start_at: end, since the position was known).  With mid_drain, the
+ * agent had already drained the copy up to line 30 before it stopped, and
+ * that recovered position of the copy wins.
+ */
+static void
+copytruncate_down_common(struct harness *h, bool mid_drain)
+{
+    char *p = h_path(h, "app.log"), *p1 = h_path(h, "app.log.1"), text[32];
+    struct as_srcpos pos, pos1;
+    struct as_tail_stats st;
+    size_t i, first = mid_drain ? 30 : 20, n_old = 50 - first;
+    uint64_t ino1;
+    int fd;
+
+    fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    write_lines(fd, "old", 0, 50);
+    pos = pos_of(p, 20 * 9);
+    copy_file(p, p1);
+    ino1 = ino_of(p1);
+    pos1 = pos_of(p1, 30 * 9);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    write_lines(fd, "new", 0, 5);
+    close(fd);
+    add_recovered(h, p, pos);
+    if (mid_drain) {
+        add_recovered(h, p1, pos1);
+    }
+    h->conf.start_at = AS_START_END;
+    h_pattern(h, "app.log");
+    h_start(h);
+    assert_true(h_wait(h, pred_lines, n_old + 5, WAIT_MS));
+    assert_true(h_wait(h, pred_forgot, mid_drain ? 2 : 1, WAIT_MS));
+    h_settle(h);
+    assert_int_equal(h->n, n_old + 5);
+    for (i = 0; i < n_old; i++) {
+        snprintf(text, sizeof(text), "old-%04zu", first + i);
+        assert_string_equal(h->lines[i].data, text);
+        assert_string_equal(h->lines[i].source, p1);
+        assert_true(h->lines[i].pos.ino == ino1);
+        assert_int_equal(h->lines[i].pos.offset, (first + i + 1) * 9);
+    }
+    for (i = 0; i < 5; i++) {
+        snprintf(text, sizeof(text), "new-%04zu", i);
+        assert_string_equal(h->lines[n_old + i].data, text);
+        assert_string_equal(h->lines[n_old + i].source, p);
+        assert_true(h->lines[n_old + i].pos.ino == pos.ino);
+    }
+    assert_true(forgot_of(h, p1)->pos.ino == ino1);
+    if (mid_drain) {
+        /* The stale position of the live file, at once. */
+        assert_true(forgot_of(h, p)->pos.ino == pos.ino);
+        assert_int_equal(forgot_of(h, p)->pos.offset, 20 * 9);
+    } else {
+        assert_null(forgot_of(h, p));
+    }
+    as_tail_stats(&h->in, &st);
+    assert_int_equal(st.copies, mid_drain ? 0 : 1);
+    free(p);
+    free(p1);
+}
+
+static void
+test_copytruncate_while_down(void **state)
+{
+    copytruncate_down_common(*state, false);
+}
+
+static void
+test_copytruncate_while_down_mid_drain(void **state)
+{
+    copytruncate_down_common(*state, true);
+}
+
+/*
+ * Truncated while stopped, no copy (a file with other first bytes is not
+ * one): the position is forgotten and the file read from 0.
+ */
+static void
+test_truncated_while_down(void **state)
+{
+    struct harness *h = *state;
+    char *p = h_path(h, "app.log"), *p1 = h_path(h, "other.log");
+    struct as_tail_stats st;
+    struct as_srcpos pos;
+
+    put(p, "l0\nl1\nl2\nl3\n", 0);
+    pos = pos_of(p, 6);
+    put(p, "n0\n", O_TRUNC);
+    put(p1, "x0\nl1\nl2\nl3\nl4\n", 0);
+    add_recovered(h, p, pos);
+    h_pattern(h, "app.log");
+    h_start(h);
+    assert_true(h_wait(h, pred_lines, 1, WAIT_MS));
+    h_settle(h);
+    assert_int_equal(h->n, 1);
+    assert_string_equal(h->lines[0].data, "n0");
+    assert_int_equal(h->n_forgot, 1);
+    assert_string_equal(h->forgot[0].source, p);
+    assert_int_equal(h->forgot[0].pos.offset, 6);
+    as_tail_stats(&h->in, &st);
+    assert_int_equal(st.copies, 0);
+    free(p);
+    free(p1);
 }
 
 static void
@@ -820,6 +1106,7 @@ test_truncate(void **state)
 {
     struct harness *h = *state;
     char *p = h_path(h, "app.log");
+    struct as_tail_stats st;
 
     put(p, "one-one\ntwo-two\nthree-three\n", 0);
     h_pattern(h, "app.log");
@@ -836,6 +1123,9 @@ test_truncate(void **state)
     assert_string_equal(h->lines[4].data, "y");
     assert_int_equal(h->lines[4].pos.offset, 4);
     assert_true(h->lines[4].pos.fp == fp_of("x\ny\n", 4));
+    as_tail_stats(&h->in, &st);
+    assert_int_equal(st.copies, 0);
+    assert_int_equal(h->n_forgot, 0);
     free(p);
 }
 
@@ -1082,6 +1372,18 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rotate_rename_globbed, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_copy, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_copy_grown, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_copy_idle, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_while_down, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_while_down_mid_drain,
+                                        h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_while_down, h_setup,
+                                        h_teardown),
         cmocka_unit_test_setup_teardown(test_truncate, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_deleted, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_inode_reuse, h_setup, h_teardown),
