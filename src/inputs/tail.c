@@ -27,7 +27,10 @@
  *   within its directory is followed under its new name (found by inode), so
  *   it does not share a source name with the new file at the old path.  When
  *   a file is forgotten, every name it had is forgotten with its dev+inode:
- *   the core must drop a source's position only when they match.
+ *   the core must drop a source's position only when they match.  A drained
+ *   copy also forgets the truncated file's position from before the
+ *   truncation, but only if that file delivered no line since (else the
+ *   core already holds its new position under that name and inode).
  * - Copytruncate loses nothing that reached the copy: lines written
  *   between our last read and the truncation are only in the copy (e.g.
  *   audit.log.1), which the patterns usually do not match.  So when a file
