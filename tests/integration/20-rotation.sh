@@ -3,6 +3,9 @@
 # duplicates nothing, for each strategy: logrotate `create` (rename, then a
 # new file at the path), logrotate `copytruncate`, and plain truncation in
 # place; the agent watches only the live path, as operators configure it.
+# (copytruncate itself destroys lines written between its copy and its
+# truncation, so the writer holds still during that window; that the agent
+# drains lines it had not read yet from the copy is 22-copytruncate-behind.)
 . "$(dirname "$0")/lib.sh"
 as_tmpdir
 command -v logrotate >/dev/null 2>&1 || { echo "1..0 # SKIP logrotate not installed"; exit 0; }
@@ -41,11 +44,19 @@ EOC
         python3 "$(dirname "$0")/writer.py" "$d/in/audit.ndjson" --events-from "$d/events.ndjson" \
             --truncate-every 1000 --shipped "$d/out/audit.ndjson"
     else
-        python3 "$(dirname "$0")/writer.py" "$d/in/audit.ndjson" --events-from "$d/events.ndjson" &
+        python3 "$(dirname "$0")/writer.py" "$d/in/audit.ndjson" --events-from "$d/events.ndjson" \
+            --hold "$d/hold" &
         wpid=$!
         for i in 1 2 3 4 5; do
             sleep 0.3
+            if [ "$2" = copytruncate ]; then
+                # copytruncate destroys lines written between its copy and
+                # its truncation (logrotate documents it): hold the writer.
+                touch "$d/hold"
+                wait_for 10 test -e "$d/hold.ack"
+            fi
             logrotate -f -s "$d/logrotate.state" "$d/logrotate.conf"
+            rm -f "$d/hold"
         done
         wait $wpid
     fi

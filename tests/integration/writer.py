@@ -4,11 +4,16 @@ rotate it: every burst reopens the file in append mode, so after a rename
 the writer continues in the new file.
 
 usage: writer.py FILE --events-from SRC [--burst N] [--pause SECONDS]
-                 [--truncate-every N --shipped FILE]
+                 [--truncate-every N --shipped FILE] [--hold FILE]
 
 With --truncate-every, after every N events the writer waits until the
 agent has shipped them (FILE holds that many lines), then truncates FILE in
 place (`: > FILE`), the rotation a tool without copy does.
+
+With --hold FILE, the writer stops between bursts while FILE exists and
+creates FILE.ack while it waits, so a test can run `logrotate` with
+copytruncate outside the window in which that strategy itself destroys
+lines (written after the copy, before the truncation).
 """
 import argparse
 import os
@@ -31,11 +36,17 @@ def main():
     ap.add_argument("--pause", type=float, default=0.002)
     ap.add_argument("--truncate-every", type=int, default=0)
     ap.add_argument("--shipped")
+    ap.add_argument("--hold")
     a = ap.parse_args()
     with open(a.events_from, "rb") as f:
         events = f.readlines()
     written = 0
     while written < len(events):
+        if a.hold and os.path.exists(a.hold):
+            open(a.hold + ".ack", "w").close()
+            while os.path.exists(a.hold):
+                time.sleep(0.005)
+            os.unlink(a.hold + ".ack")
         chunk = events[written:written + a.burst]
         with open(a.file, "ab") as out:
             out.write(b"".join(chunk))
