@@ -11,7 +11,20 @@ as_tmpdir
 command -v logrotate >/dev/null 2>&1 || { echo "1..0 # SKIP logrotate not installed"; exit 0; }
 plan 9
 
-run_case() { # NAME LOGROTATE_DIRECTIVE
+run_case() { # NAME LOGROTATE_DIRECTIVE SEED
+    # AS_ROTATION_CASES selects cases (scripts/memcheck: the rename and
+    # copytruncate cases rotate 5 times in 1.5 s and assume an agent that
+    # keeps up, which it cannot under valgrind).
+    case " ${AS_ROTATION_CASES:-create copytruncate truncate} " in
+    *" $1 "*) ;;
+    *)
+        for _w in "all events shipped" "exactly once" "chain verifies"; do
+            AS_TEST_N=$((AS_TEST_N + 1))
+            echo "ok $AS_TEST_N - $1: $_w # SKIP not selected"
+        done
+        return 0
+        ;;
+    esac
     d="$AS_TMP/$1"
     mkdir -p "$d/in"
     gen_events 3000 "$3" > "$d/events.ndjson"
@@ -40,6 +53,10 @@ $d/in/audit.ndjson {
 }
 EOC
     start_agent "$d/agent.yaml" "$d/agent.log"
+    # Events rotated away before the agent watches the path are out of its
+    # reach: the writer starts once the inputs are open (slow under
+    # valgrind or sanitizers).
+    wait_for 30 grep -q "started (pid" "$d/agent.log" || diag "agent not started"
     if [ "$2" = truncate ]; then
         python3 "$(dirname "$0")/writer.py" "$d/in/audit.ndjson" --events-from "$d/events.ndjson" \
             --truncate-every 1000 --shipped "$d/out/audit.ndjson"

@@ -4,8 +4,12 @@ set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${AS_SHARED:=$top_srcdir/../shared}"
-AUDITSHIPD="$top_builddir/auditshipd"
-AUDITSHIPCTL="$top_builddir/auditshipctl"
+# AS_AUDITSHIPD / AS_AUDITSHIPCTL replace the binaries (scripts/memcheck
+# points them at wrappers running the real ones under valgrind).
+AUDITSHIPD=${AS_AUDITSHIPD:-$top_builddir/auditshipd}
+AUDITSHIPCTL=${AS_AUDITSHIPCTL:-$top_builddir/auditshipctl}
+# AS_SLOW multiplies every wait_for deadline (e.g. 4 under valgrind).
+AS_SLOW=${AS_SLOW:-1}
 AS_TEST_N=0
 AS_TEST_FAILED=0
 
@@ -36,14 +40,31 @@ as_tmpdir() {
 }
 as_cleanup() {
     [ -n "${AS_AGENT_PID:-}" ] && kill -9 "$AS_AGENT_PID" 2>/dev/null
+    [ -n "${AS_TMP:-}" ] && as_memcheck_logs "$AS_TMP"
     [ -n "${AS_TMP:-}" ] && rm -rf "$AS_TMP"
     return 0
 }
 
+# Memory errors valgrind reports in a log (with -q it prints nothing else
+# that matches).  A run killed with SIGKILL has no exit status to carry
+# them, so the logs are searched too.
+AS_MEMCHECK_RE='^==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|.*definitely lost in)'
+# as_memcheck_logs DIR: "Bail out!" (an ERROR for the TAP driver) when an
+# agent log under DIR holds a valgrind error.
+as_memcheck_logs() {
+    [ -n "${AS_VALGRIND:-}${AS_AUDITSHIPD:-}" ] || return 0
+    _bad=$(grep -rlE "$AS_MEMCHECK_RE" "$1" --include='*.log' 2>/dev/null)
+    [ -z "$_bad" ] && return 0
+    for _f in $_bad; do
+        grep -E -A 12 "$AS_MEMCHECK_RE" "$_f" | head -n 60 | sed 's/^/# /'
+    done
+    echo "Bail out! valgrind reported memory errors in $(echo $_bad)"
+}
+
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; fails
-# after SECONDS.
+# after SECONDS (times AS_SLOW).
 wait_for() {
-    _deadline=$(( $(date +%s) + $1 )); shift
+    _deadline=$(( $(date +%s) + $1 * AS_SLOW )); shift
     while ! "$@"; do
         [ "$(date +%s)" -ge "$_deadline" ] && return 1
         sleep 0.1
