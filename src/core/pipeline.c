@@ -53,6 +53,7 @@ struct pipe_input {
     struct as_stage_counters c;
     struct pipe_pos *last; /* position cache: the source emitted last */
     struct as_srcstate *recovered;
+    struct as_ratelimit rl_drop;
     bool started;
     bool stopped;
 };
@@ -75,6 +76,7 @@ struct pipe_output {
     bool idle; /* the last read found nothing */
     uint64_t max_n, max_bytes, timeout_ms, retry_initial_ms, retry_max_ms;
     uint64_t wait_since;
+    uint64_t skip_seg; /* segment of the last commit of skipped records */
     unsigned attempt;
     struct as_stage_counters c;
     struct as_ratelimit rl;
@@ -410,6 +412,13 @@ pipe_emit(struct as_input *in, const char *bytes, size_t len,
             r->flags |= AS_REC_DEADLETTER;
         } else if (conf->validate.on_invalid == AS_ON_INVALID_DROP) {
             pi->c.dropped++;
+            if (as_ratelimit_ok(&pi->rl_drop, 10000)) {
+                as_slog_warn(in->prefix,
+                             "dropping invalid event (on_invalid: drop): %s "
+                             "(%llu dropped so far)",
+                             r->error != NULL ? r->error : "invalid",
+                             (unsigned long long) pi->c.dropped);
+            }
             goto position_only;
         }
     }
@@ -632,6 +641,13 @@ pipe_kick(struct pipe_output *po)
         return;
     }
     if (n == 0) {
+        /* Only records this output does not take were passed: nothing is
+         * in flight, so that position is acknowledged.  Commit it once per
+         * segment, so passed segments can be deleted. */
+        if (po->rb.end.segment != po->skip_seg) {
+            po->skip_seg = po->rb.end.segment;
+            (void) as_cursor_commit(po->cur, &po->rb.end);
+        }
         po->idle = true;
         po->wait_since = 0;
         return;
