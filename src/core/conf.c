@@ -47,6 +47,7 @@ struct conf_ctx {
     bool expand; /* ${VAR} expansion: off for the built-in defaults */
     size_t visits;
     bool too_deep; /* the visit bound was hit (reported once) */
+    struct as_config *cfg; /* receives the marks of values set */
 };
 
 #define CONF_FIELD(base, k, T) ((T *) ((char *) (base) + (k)->off))
@@ -864,6 +865,41 @@ conf_count(const struct as_conf_key *keys)
  * only when strict.  Absent keys get their default; absent required keys
  * are reported at the mapping.
  */
+/* Records where a key's value stands, for checks made after loading. */
+static void
+conf_mark(struct conf_ctx *x, const char *key, const yaml_node_t *vn)
+{
+    struct as_config *c = x->cfg;
+
+    if (c == NULL) {
+        return;
+    }
+    if (c->n_marks == c->cap_marks) {
+        c->cap_marks = c->cap_marks == 0 ? 32 : c->cap_marks * 2;
+        c->marks = as_reallocarray(c->marks, c->cap_marks, sizeof(*c->marks));
+    }
+    c->marks[c->n_marks].key = as_strdup(key);
+    c->marks[c->n_marks].line = (int) vn->start_mark.line + 1;
+    c->marks[c->n_marks].col = (int) vn->start_mark.column + 1;
+    c->n_marks++;
+}
+
+bool
+as_config_mark(const struct as_config *c, const char *key, int *line,
+               int *col)
+{
+    for (size_t i = c->n_marks; i > 0; i--) {
+        if (strcmp(c->marks[i - 1].key, key) == 0) {
+            *line = c->marks[i - 1].line;
+            *col = c->marks[i - 1].col;
+            return true;
+        }
+    }
+    *line = 0;
+    *col = 0;
+    return false;
+}
+
 static void
 conf_walk_map(struct conf_ctx *x, yaml_node_t *node,
               const struct as_conf_key *const *tables, void *const *bases,
@@ -923,6 +959,7 @@ conf_walk_map(struct conf_ctx *x, yaml_node_t *node,
         } else {
             snprintf(kwhere, sizeof(kwhere), "%s", name);
         }
+        conf_mark(x, kwhere, vn);
         conf_set(x, k, vn, bases[t], kwhere);
     }
     for (size_t t = 0; t < ntab; t++) {
@@ -1305,6 +1342,7 @@ as_config_load_string(const char *name, const char *text, size_t len,
     }
     c = as_calloc(1, sizeof(*c));
     c->path = as_strdup(name);
+    x.cfg = c;
     conf_top(&x, c, yaml_document_get_root_node(&doc));
     conf_resolve_hostname(c);
     if (errs->n == first) {
@@ -1457,6 +1495,10 @@ as_config_free(struct as_config *c)
     conf_free_keys(conf_keys_top, c);
     conf_free_stages(c->inputs, c->n_inputs, as_keys_input_common);
     conf_free_stages(c->outputs, c->n_outputs, as_keys_output_common);
+    for (size_t i = 0; i < c->n_marks; i++) {
+        free(c->marks[i].key);
+    }
+    free(c->marks);
     free(c->path);
     free(c);
 }

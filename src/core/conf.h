@@ -233,8 +233,16 @@ struct as_conf_stage {
     int line, col;            /* where the entry starts */
 };
 
+/* Where a key's value stands in the file: "agent.state_dir" -> 12:14. */
+struct as_conf_markent {
+    char *key; /* dotted path as in error messages, e.g. inputs[0].paths */
+    int line, col;
+};
+
 struct as_config {
     char *path; /* the file it was loaded from */
+    struct as_conf_markent *marks;
+    size_t n_marks, cap_marks;
     struct as_conf_agent agent;
     struct as_conf_validate validate;
     struct as_conf_scrub scrub;
@@ -278,6 +286,14 @@ void as_conf_errors_print(const struct as_conf_errors *e, FILE *out);
 /* Value parsers, exposed for tests and for callers outside the walker. */
 int as_parse_size(const char *s, uint64_t *out);
 int as_parse_duration(const char *s, uint64_t *out_ms);
+
+/*
+ * Where the value of `key` (a dotted path: "agent.state_dir",
+ * "outputs[1].path") was set in the file.  Returns false (line = col = 0)
+ * for a key left at its default.
+ */
+bool as_config_mark(const struct as_config *c, const char *key, int *line,
+                    int *col);
 
 /* Looks up a stage conf by input id; NULL when absent. */
 const struct as_conf_stage *as_config_input(const struct as_config *c,

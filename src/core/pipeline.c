@@ -1365,6 +1365,44 @@ as_pipeline_output_counters(struct as_pipeline *p, const char *id,
     return false;
 }
 
+/*
+ * --check: the directory that holds `path` (or would: its closest existing
+ * ancestor) must allow `mode` (access(2)).  A missing directory is fine when
+ * it can be created or may appear later (input globs).
+ */
+static int
+pipe_check_dir(const struct as_config *conf, struct as_conf_errors *errs,
+               const char *key, const char *what, const char *path,
+               bool parent, int mode)
+{
+    char *dir = as_strdup(path);
+    char *slash;
+    struct stat sb;
+    int line, col, rc = 0;
+
+    if (parent && (slash = strrchr(dir, '/')) != NULL) {
+        *slash = '\0';
+    }
+    while (dir[0] != '\0' && stat(dir, &sb) != 0) {
+        if ((slash = strrchr(dir, '/')) == NULL) {
+            dir[0] = '\0';
+            break;
+        }
+        *slash = '\0';
+    }
+    if (dir[0] == '\0' && path[0] == '/') {
+        snprintf(dir, strlen(path) + 1, "/");
+    }
+    if (dir[0] != '\0' && access(dir, mode) != 0) {
+        as_config_mark(conf, key, &line, &col);
+        as_conf_errors_add(errs, conf->path, line, col, "%s: %s: %s", what,
+                           dir, strerror(errno));
+        rc = AS_ERR_CONFIG;
+    }
+    free(dir);
+    return rc;
+}
+
 int
 as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
 {
@@ -1379,9 +1417,54 @@ as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
         rc = AS_ERR_CONFIG;
     }
     pipe_stages_free(&st);
+    if (pipe_check_dir(conf, errs, "agent.state_dir", "state_dir not writable",
+                       conf->agent.state_dir, false, W_OK | X_OK) != 0) {
+        rc = AS_ERR_CONFIG;
+    }
+    for (size_t i = 0; i < conf->n_inputs; i++) {
+        const struct as_conf_stage *cs_in = &conf->inputs[i];
+        const struct as_conf_input_file *fc = cs_in->conf;
+        char key[64];
+
+        if (cs_in->st == NULL || strcmp(cs_in->type, "file") != 0) {
+            continue;
+        }
+        snprintf(key, sizeof(key), "inputs[%zu].paths", i);
+        for (size_t k = 0; k < fc->paths.n; k++) {
+            if (strpbrk(fc->paths.v[k], "*?[") != NULL &&
+                strpbrk(strrchr(fc->paths.v[k], '/') != NULL
+                            ? strrchr(fc->paths.v[k], '/')
+                            : fc->paths.v[k],
+                        "*?[") == NULL) {
+                continue; /* a glob in a directory name: checked at run */
+            }
+            if (pipe_check_dir(conf, errs, key, "directory not readable",
+                               fc->paths.v[k], true, R_OK | X_OK) != 0) {
+                rc = AS_ERR_CONFIG;
+            }
+        }
+    }
+    for (size_t i = 0; i < conf->n_outputs; i++) {
+        const struct as_conf_stage *cs_out = &conf->outputs[i];
+        char key[64];
+
+        if (cs_out->st == NULL || strcmp(cs_out->type, "file") != 0) {
+            continue;
+        }
+        snprintf(key, sizeof(key), "outputs[%zu].path", i);
+        if (pipe_check_dir(
+                conf, errs, key, "directory not writable",
+                ((const struct as_conf_output_file *) cs_out->conf)->path,
+                true, W_OK | X_OK) != 0) {
+            rc = AS_ERR_CONFIG;
+        }
+    }
     as_error_clear(&err);
     if (as_chainset_new(&conf->chain, conf->agent.hostname, &cs, &err) != 0) {
-        as_conf_errors_add(errs, conf->path, 0, 0, "chain: %s", err.msg);
+        int line, col;
+
+        as_config_mark(conf, "chain.signing_key", &line, &col);
+        as_conf_errors_add(errs, conf->path, line, col, "%s", err.msg);
         rc = AS_ERR_CONFIG;
     }
     as_chainset_free(cs);
