@@ -193,6 +193,11 @@ as_agent_run(const char *config_path, struct as_config *conf)
             a.watchdog_on = true;
         }
         sd_notify(0, "READY=1");
+        if (conf->agent.http.listen[0] != '\0') {
+            as_log_warn("agent.http.listen %s: /health and /metrics are not "
+                        "implemented yet; nothing listens there",
+                        conf->agent.http.listen);
+        }
         as_log_info("started (pid %d, %zu inputs, %zu outputs, state in %s)",
                     (int) getpid(), conf->n_inputs, conf->n_outputs,
                     conf->agent.state_dir);
