@@ -1,10 +1,13 @@
 /*
  * The chain stage: the auditship member per DESIGN section 6, hash = SHA-256
  * of the JCS form without hash/signature, the spliced line equal to the JCS
- * of the full record, linking (seq, prev, epoch), client `auditship` moved
- * aside, unlinked records, failed seals leaving the chain as it was,
- * restored heads, signed checkpoints, signing key errors, and a speed
- * figure for as_chain_seal.
+ * of itself parsed back and to r->obj plus the member, linking (seq, prev,
+ * epoch), client `auditship` moved aside, unlinked records, failed seals
+ * leaving the chain as it was, restored heads, signed checkpoints, signing
+ * key errors, the member's place (empty event, first, last, Unicode names
+ * around "auditship"), 3000 generated events (peer, no source, unlinked,
+ * chaining off, checkpoints) against the member built with json-c as the
+ * stage used to, and a speed figure for as_chain_seal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -362,7 +365,7 @@ test_checkpoint(void **state)
     char key[128], pub[128];
     struct as_chainset *cs, *nokey = mkset(true, NULL);
     struct as_record *a = mkrec("app", event), *cp = NULL, *cp2 = NULL;
-    struct json_object *meta, *sig;
+    struct json_object *meta, *sig, *line;
     unsigned char raw[128];
     EVP_PKEY *pk;
     EVP_MD_CTX *ctx;
@@ -384,13 +387,14 @@ test_checkpoint(void **state)
     assert_int_equal(cp->seq, 2);
     assert_string_equal(json_object_get_string(as_member(cp, "prev")),
                         a->hash);
+    line = parse_line(cp);
     assert_string_equal(
-        json_object_get_string(json_object_object_get(parse_line(cp), "action")),
+        json_object_get_string(json_object_object_get(line, "action")),
         "auditship.checkpoint");
     assert_string_equal(
-        json_object_get_string(json_object_object_get(parse_line(cp), "target_id")),
+        json_object_get_string(json_object_object_get(line, "target_id")),
         "host1/app");
-    assert_true(json_object_object_get_ex(parse_line(cp), "metadata", &meta));
+    assert_true(json_object_object_get_ex(line, "metadata", &meta));
     assert_int_equal(
         json_object_get_int(json_object_object_get(meta, "records")), 1);
     sig = as_member(cp, "signature");
@@ -793,8 +797,30 @@ test_member_place(void **state)
          "},\"metadata\":{\"client_auditship\":1}}"},
     };
     struct as_chainset *cs = mkset(true, NULL);
+    struct as_buf b = AS_BUF_INIT;
+    struct json_object *o;
+    enum as_jcs_gap_sep sep;
+    size_t gap;
 
     (void) state;
+    /* The gap itself: a member already there, or no object, is refused. */
+    assert_int_equal(as_buf_put(&b, "x", 1), 0);
+    o = json_tokener_parse("{\"a\":1,\"auditship\":2}");
+    assert_int_equal(as_jcs_write_gap(&b, o, "auditship", &gap, &sep),
+                     AS_ERR_INVALID);
+    assert_string_equal(b.data, "x");
+    json_object_put(o);
+    o = json_tokener_parse("[1]");
+    assert_int_equal(as_jcs_write_gap(&b, o, "auditship", &gap, &sep),
+                     AS_ERR_INVALID);
+    json_object_put(o);
+    o = json_tokener_parse("{\"b\":{\"a\":1},\"d\":2}");
+    assert_int_equal(as_jcs_write_gap(&b, o, "c", &gap, &sep), 0);
+    assert_string_equal(b.data, "x{\"b\":{\"a\":1},\"d\":2}");
+    assert_int_equal(gap, strlen("x{\"b\":{\"a\":1}"));
+    assert_int_equal(sep, AS_JCS_GAP_BEFORE);
+    json_object_put(o);
+    as_buf_free(&b);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct as_record *r = mkrec("app", cases[i].event);
         size_t el = strlen(cases[i].line_end);
