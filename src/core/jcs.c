@@ -46,6 +46,14 @@ jcs_putc(struct as_buf *out, char c)
     return as_buf_putc(out, c);
 }
 
+/* Where a member absent from an object would go (as_jcs_write_gap). */
+struct jcs_gap {
+    struct jcs_member key;
+    size_t off;
+    enum as_jcs_gap_sep sep;
+    bool found;
+};
+
 static int jcs_value(struct as_buf *out, struct json_object *obj,
                      const struct json_object *mark, size_t *mark_off);
 
@@ -58,6 +66,27 @@ jcs_utoa(uint64_t v, char *end)
         v /= 10;
     } while (v != 0);
     return end;
+}
+
+int
+as_jcs_uint64(struct as_buf *out, uint64_t v)
+{
+    char num[24], *end = num + sizeof(num), *s = jcs_utoa(v, end);
+
+    return as_buf_put(out, s, (size_t) (end - s));
+}
+
+int
+as_jcs_int64(struct as_buf *out, int64_t v)
+{
+    char num[24], *end = num + sizeof(num), *s;
+
+    if (v >= 0) {
+        return as_jcs_uint64(out, (uint64_t) v);
+    }
+    s = jcs_utoa((uint64_t) 0 - (uint64_t) v, end);
+    *--s = '-';
+    return as_buf_put(out, s, (size_t) (end - s));
 }
 
 int
@@ -299,9 +328,24 @@ jcs_key_cmp(const void *pa, const void *pb)
     return a[i] < b[i] ? -1 : 1;
 }
 
+/* Notes the gap before member i of n (n: past the last member). */
+static void
+jcs_note_gap(struct jcs_gap *gap, const struct as_buf *out, size_t i, size_t n)
+{
+    gap->found = true;
+    gap->off = out->len;
+    if (i > 0) {
+        gap->sep = AS_JCS_GAP_BEFORE;
+    } else {
+        gap->sep = n > 0 ? AS_JCS_GAP_AFTER : AS_JCS_GAP_NONE;
+    }
+}
+
+/* gap: NULL, or a member name whose place in obj to note (top level). */
 static int
 jcs_object(struct as_buf *out, struct json_object *obj,
-           const struct json_object *mark, size_t *mark_off)
+           const struct json_object *mark, size_t *mark_off,
+           struct jcs_gap *gap)
 {
     struct jcs_member stack[JCS_STACK_MEMBERS], *m = stack;
     struct lh_table *t = json_object_get_object(obj);
@@ -336,6 +380,17 @@ jcs_object(struct as_buf *out, struct json_object *obj,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
+        if (gap != NULL && !gap->found) {
+            int c = jcs_key_cmp(&gap->key, &m[i]);
+
+            if (c == 0) {
+                r = AS_ERR_INVALID; /* the member is already there */
+                goto out;
+            }
+            if (c < 0) {
+                jcs_note_gap(gap, out, i, n);
+            }
+        }
         if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
             goto out;
         }
@@ -344,6 +399,9 @@ jcs_object(struct as_buf *out, struct json_object *obj,
             (r = jcs_value(out, m[i].val, mark, mark_off)) != 0) {
             goto out;
         }
+    }
+    if (gap != NULL && !gap->found) {
+        jcs_note_gap(gap, out, n, n);
     }
     r = jcs_putc(out, '}');
 out:
@@ -371,18 +429,12 @@ jcs_value(struct as_buf *out, struct json_object *obj,
                                             : as_buf_put(out, "false", 5);
     case json_type_int: {
         int64_t i = json_object_get_int64(obj);
-        char *end = num + sizeof(num), *s;
 
         if (i == INT64_MAX) {
             /* json-c saturates uint64 values above INT64_MAX here. */
-            s = jcs_utoa(json_object_get_uint64(obj), end);
-        } else if (i < 0) {
-            s = jcs_utoa((uint64_t) 0 - (uint64_t) i, end);
-            *--s = '-';
-        } else {
-            s = jcs_utoa((uint64_t) i, end);
+            return as_jcs_uint64(out, json_object_get_uint64(obj));
         }
-        return as_buf_put(out, s, (size_t) (end - s));
+        return as_jcs_int64(out, i);
     }
     case json_type_double:
         if ((n = as_jcs_number(json_object_get_double(obj), num)) < 0) {
@@ -410,7 +462,7 @@ jcs_value(struct as_buf *out, struct json_object *obj,
         return jcs_putc(out, ']');
     }
     case json_type_object:
-        return jcs_object(out, obj, mark, mark_off);
+        return jcs_object(out, obj, mark, mark_off, NULL);
     }
     return AS_ERR_INVALID;
 }
@@ -429,6 +481,32 @@ as_jcs_write_mark(struct as_buf *out, struct json_object *obj,
         }
     }
     return r;
+}
+
+int
+as_jcs_write_gap(struct as_buf *out, struct json_object *obj, const char *key,
+                 size_t *gap_off, enum as_jcs_gap_sep *sep)
+{
+    struct jcs_gap gap;
+    size_t olen = out->len;
+    int r;
+
+    if (!json_object_is_type(obj, json_type_object)) {
+        return AS_ERR_INVALID;
+    }
+    memset(&gap, 0, sizeof(gap));
+    gap.key.key = key;
+    gap.key.len = strlen(key);
+    if ((r = jcs_object(out, obj, NULL, NULL, &gap)) != 0) {
+        out->len = olen;
+        if (out->data != NULL) {
+            out->data[olen] = '\0';
+        }
+        return r;
+    }
+    *gap_off = gap.off;
+    *sep = gap.sep;
+    return 0;
 }
 
 int

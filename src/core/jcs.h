@@ -27,6 +27,29 @@ int as_jcs_write(struct as_buf *out, struct json_object *obj);
 int as_jcs_write_mark(struct as_buf *out, struct json_object *obj,
                       const struct json_object *mark, size_t *mark_off);
 
+/* Where as_jcs_write_gap's absent member goes relative to its neighbours. */
+enum as_jcs_gap_sep {
+    AS_JCS_GAP_NONE,   /* the object is empty: insert `"key":v` */
+    AS_JCS_GAP_AFTER,  /* first of several: insert `"key":v,` */
+    AS_JCS_GAP_BEFORE, /* after another member: insert `,"key":v` */
+};
+
+/*
+ * Appends the canonical form of the object obj, which has no member named
+ * key (a NUL-terminated UTF-8 string), and sets *gap_off to the offset in
+ * out at which that member belongs in sorted order and *sep to the comma it
+ * then needs.  Lets the chain stage write its own member as text.  Errors as
+ * as_jcs_write, and AS_ERR_INVALID when obj is not an object or already has
+ * the member.
+ */
+int as_jcs_write_gap(struct as_buf *out, struct json_object *obj,
+                     const char *key, size_t *gap_off,
+                     enum as_jcs_gap_sep *sep);
+
+/* Append an integer as as_jcs_write does (all digits, no exponent). */
+int as_jcs_int64(struct as_buf *out, int64_t v);
+int as_jcs_uint64(struct as_buf *out, uint64_t v);
+
 /* ES6 number to string; returns length, or AS_ERR_INVALID for NaN/Inf. */
 int as_jcs_number(double d, char out[32]);
 

@@ -5,12 +5,17 @@
  *
  * Owns: the chain heads (id, epoch, seq, hash of the last record, records
  * since the last checkpoint), the Ed25519 signing key, a reusable SHA-256
- * context and a scratch buffer.
+ * context and a scratch buffer (the member text of the record being sealed).
  *
- * Sealing serializes once: the record is written in JCS form without
- * auditship.hash, that text is hashed, then the hash member is spliced in at
- * its sorted place (right after "epoch": chain < epoch < hash < host < ...).
- * The result is byte for byte the JCS form of the full record (tested).
+ * Sealing serializes the event once and builds no JSON objects for the
+ * `auditship` member: the event (r->obj, which never holds that member) is
+ * written in JCS form with the offset where a top-level "auditship" member
+ * sorts, the member is written as JCS text without hash and signature into
+ * a scratch buffer, SHA-256 is streamed over the three pieces, then the
+ * member with its hash (after "epoch": chain < epoch < hash < host) and, on
+ * checkpoints, its signature (after "seq": seq < signature < source) is
+ * spliced in.  The result is byte for byte the JCS form of the full record
+ * (tested against as_jcs_write of the line parsed back).
  *
  * A client-sent top-level `auditship` member is moved to
  * metadata.client_auditship; when `metadata` exists but is not an object it
@@ -247,15 +252,6 @@ as_chainset_foreach(struct as_chainset *cs,
     }
 }
 
-/* Adds a member under a constant name to an object that lacks it. */
-static void
-chain_add(struct json_object *o, const char *key, struct json_object *v)
-{
-    json_object_object_add_ex(o, key, v,
-                              JSON_C_OBJECT_ADD_KEY_IS_NEW |
-                                  JSON_C_OBJECT_ADD_CONSTANT_KEY);
-}
-
 /* Moves a client-sent `auditship` member out of the agent's way. */
 static void
 chain_move_client(struct json_object *obj)
@@ -278,36 +274,139 @@ chain_move_client(struct json_object *obj)
     }
 }
 
-static struct json_object *
-chain_peer(const struct as_peer *p)
-{
-    struct json_object *o = json_object_new_object();
+/* Appends a constant: a member name with its quotes, punctuation. */
+#define CHAIN_PUT(b, lit) as_buf_put((b), (lit), sizeof(lit) - 1)
 
-    chain_add(o, "pid", json_object_new_int64(p->pid));
-    chain_add(o, "uid", json_object_new_int64(p->uid));
-    chain_add(o, "gid", json_object_new_int64(p->gid));
-    chain_add(
-        o, "comm",
-        json_object_new_string_len(p->comm, (int) strnlen(p->comm,
-                                                         sizeof(p->comm))));
-    if (p->exe != NULL) {
-        chain_add(o, "exe", json_object_new_string(p->exe));
+/* Appends the constant lit (`,"name":`) then s as a JCS string. */
+static int
+chain_put_str(struct as_buf *b, const char *lit, size_t litlen, const char *s,
+              size_t len)
+{
+    int rc;
+
+    if ((rc = as_buf_put(b, lit, litlen)) != 0) {
+        return rc;
     }
-    if (p->unit != NULL) {
-        chain_add(o, "unit", json_object_new_string(p->unit));
-    }
-    return o;
+    return as_jcs_string(b, s, len);
 }
 
-/* SHA-256 of p[0..n) as 64 lowercase hex characters. */
+#define CHAIN_PUT_STR(b, lit, s, len)                                          \
+    chain_put_str((b), (lit), sizeof(lit) - 1, (s), (len))
+
+/* Appends `,"peer":{...}` with its members in JCS order. */
 static int
-chain_sha256(struct as_chainset *cs, const void *p, size_t n, char out[65])
+chain_put_peer(struct as_buf *b, const struct as_peer *p)
+{
+    int rc;
+
+    if ((rc = CHAIN_PUT_STR(b, ",\"peer\":{\"comm\":", p->comm,
+                            strnlen(p->comm, sizeof(p->comm)))) != 0 ||
+        (p->exe != NULL &&
+         (rc = CHAIN_PUT_STR(b, ",\"exe\":", p->exe, strlen(p->exe))) != 0) ||
+        (rc = CHAIN_PUT(b, ",\"gid\":")) != 0 ||
+        (rc = as_jcs_int64(b, p->gid)) != 0 ||
+        (rc = CHAIN_PUT(b, ",\"pid\":")) != 0 ||
+        (rc = as_jcs_int64(b, p->pid)) != 0 ||
+        (rc = CHAIN_PUT(b, ",\"uid\":")) != 0 ||
+        (rc = as_jcs_int64(b, p->uid)) != 0 ||
+        (p->unit != NULL &&
+         (rc = CHAIN_PUT_STR(b, ",\"unit\":", p->unit, strlen(p->unit))) !=
+             0)) {
+        return rc;
+    }
+    return as_buf_putc(b, '}');
+}
+
+/*
+ * Where the member text in cs->tmp takes the hash and the signature: both
+ * are left out of it, as the hash covers the record without them.
+ */
+struct chain_member {
+    size_t hash_at; /* just past "epoch" (chain < epoch < hash < host) */
+    size_t sig_at;  /* just past "seq" (seq < signature < source) */
+};
+
+/*
+ * Writes the `auditship` member into cs->tmp in JCS form, with the comma
+ * that sep asks for, without hash and signature.  c is NULL for an unlinked
+ * record.  Returns 0, AS_ERR_INVALID (a string that is not UTF-8) or
+ * AS_ERR_TOOBIG.
+ */
+static int
+chain_member(struct as_chainset *cs, const struct as_record *r,
+             const struct chain *c, const char *epoch, const char *prev,
+             uint64_t seq, enum as_jcs_gap_sep sep, struct chain_member *at)
+{
+    struct as_buf *b = &cs->tmp;
+    char ts[32];
+    int rc;
+
+    as_buf_reset(b);
+    at->hash_at = at->sig_at = 0;
+    if (sep == AS_JCS_GAP_BEFORE && (rc = as_buf_putc(b, ',')) != 0) {
+        return rc;
+    }
+    if ((rc = CHAIN_PUT(b, "\"auditship\":{")) != 0) {
+        return rc;
+    }
+    if (c != NULL) {
+        if ((rc = CHAIN_PUT_STR(b, "\"chain\":", c->id, strlen(c->id))) != 0 ||
+            (rc = CHAIN_PUT_STR(b, ",\"epoch\":", epoch, 32)) != 0 ||
+            (rc = as_buf_putc(b, ',')) != 0) {
+            return rc;
+        }
+        at->hash_at = b->len - 1;
+    }
+    if ((rc = CHAIN_PUT_STR(b, "\"host\":", cs->host, strlen(cs->host))) !=
+            0 ||
+        (rc = CHAIN_PUT_STR(b, ",\"input\":", r->input, strlen(r->input))) !=
+            0 ||
+        (r->peer.valid && (rc = chain_put_peer(b, &r->peer)) != 0) ||
+        (c != NULL && (rc = CHAIN_PUT_STR(b, ",\"prev\":", prev, 64)) != 0)) {
+        return rc;
+    }
+    chain_format_time(cs, r->received_ns, ts);
+    if ((rc = CHAIN_PUT_STR(b, ",\"received_at\":", ts, strlen(ts))) != 0 ||
+        (rc = CHAIN_PUT(b, ",\"redacted\":")) != 0 ||
+        (rc = as_jcs_uint64(b, r->redacted)) != 0) {
+        return rc;
+    }
+    if (c != NULL) {
+        if ((rc = CHAIN_PUT(b, ",\"seq\":")) != 0 ||
+            (rc = as_jcs_uint64(b, seq)) != 0) {
+            return rc;
+        }
+        at->sig_at = b->len;
+    }
+    if (r->source != NULL &&
+        (rc = CHAIN_PUT_STR(b, ",\"source\":", r->source, strlen(r->source))) !=
+            0) {
+        return rc;
+    }
+    if ((rc = as_buf_putc(b, '}')) != 0) {
+        return rc;
+    }
+    if (sep == AS_JCS_GAP_AFTER) {
+        return as_buf_putc(b, ',');
+    }
+    return 0;
+}
+
+/*
+ * SHA-256, as 64 lowercase hex characters, of the record line[0..gap) +
+ * cs->tmp + line[gap..len): streamed, never joined.
+ */
+static int
+chain_hash(struct as_chainset *cs, const struct as_buf *line, size_t gap,
+           char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
 
     if (EVP_DigestInit_ex2(cs->md, cs->sha256, NULL) != 1 ||
-        EVP_DigestUpdate(cs->md, p, n) != 1 ||
+        EVP_DigestUpdate(cs->md, line->data, gap) != 1 ||
+        EVP_DigestUpdate(cs->md, cs->tmp.data, cs->tmp.len) != 1 ||
+        EVP_DigestUpdate(cs->md, line->data + gap, line->len - gap) != 1 ||
         EVP_DigestFinal_ex(cs->md, md, &mdlen) != 1 || mdlen != 32) {
         return AS_ERR_INTERNAL;
     }
@@ -315,36 +414,58 @@ chain_sha256(struct as_chainset *cs, const void *p, size_t n, char out[65])
     return 0;
 }
 
-/*
- * Offset just past the "epoch" member inside the auditship object that
- * starts at line[off]: `{"chain":"<JCS string>","epoch":"<32 hex>"`.
- */
-static size_t
-chain_after_epoch(const char *line, size_t len, size_t off)
+/* Base64 Ed25519 signature of the 64 hex characters of hash. */
+static int
+chain_sign(struct as_chainset *cs, const char *chain, const char hash[65],
+           char sig64[89])
 {
-    size_t i = off + sizeof("{\"chain\":\"") - 1;
+    unsigned char sig[64];
+    size_t siglen = sizeof(sig);
+    EVP_MD_CTX *sctx;
+    int rc = AS_ERR_INTERNAL;
 
-    while (i < len && line[i] != '"') {
-        i += line[i] == '\\' ? 2 : 1;
+    if ((sctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit(sctx, NULL, NULL, NULL, cs->key) != 1 ||
+        EVP_DigestSign(sctx, sig, &siglen, (const unsigned char *) hash, 64) !=
+            1 ||
+        siglen != sizeof(sig)) {
+        as_log_error("chain %s: Ed25519 signing failed", chain);
+        goto out;
     }
-    return i + 1 + sizeof(",\"epoch\":\"") - 1 + 32 + 1;
+    EVP_EncodeBlock((unsigned char *) sig64, sig, (int) siglen);
+    rc = 0;
+out:
+    EVP_MD_CTX_free(sctx);
+    return rc;
 }
 
-int
-as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
+/*
+ * as_chain_seal; with sign (checkpoints, linked, cs->key set) the member
+ * also gets the signature of the hash.  The record is written without the
+ * member and the member as text (cs->tmp), the hash taken over the three
+ * pieces, then the member with hash (and signature) is spliced in at its
+ * place.
+ */
+static int
+chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
 {
-    struct json_object *as, *obj = r->obj;
+    static const char hash_key[] = ",\"hash\":\"";
+    static const char sig_key[] = ",\"signature\":\"";
+    struct json_object *obj = r->obj;
     struct chain *c = NULL;
-    char id[256], ts[32], hash[65], epoch[33], prev[65];
-    char ins[sizeof(",\"hash\":\"\"") + 64];
-    size_t mark = 0, at, inslen;
+    struct chain_member at;
+    enum as_jcs_gap_sep sep;
+    char id[256], hash[65] = "", epoch[33] = "", prev[65] = "", sig64[89];
+    size_t gap, after, extra, hlen = 0, slen = 0;
     uint64_t seq = 0;
+    char *w;
     int rc;
 
     if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
         return AS_ERR_INVALID;
     }
     link = link && cs->enabled;
+    sign = sign && link && cs->key != NULL;
     if (link) {
         for (c = cs->chains; c != NULL; c = c->next) {
             if (strcmp(c->input, r->input) == 0) {
@@ -372,39 +493,59 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
     }
 
     chain_move_client(obj);
-    as = json_object_new_object();
-    if (link) {
-        chain_add(as, "chain", json_object_new_string(c->id));
-        chain_add(as, "epoch", json_object_new_string(epoch));
-        chain_add(as, "seq",
-                               json_object_new_uint64(seq));
-        chain_add(as, "prev", json_object_new_string(prev));
-    }
-    chain_add(as, "host", json_object_new_string(cs->host));
-    chain_add(as, "input", json_object_new_string(r->input));
-    if (r->source != NULL) {
-        chain_add(as, "source",
-                               json_object_new_string(r->source));
-    }
-    chain_format_time(cs, r->received_ns, ts);
-    chain_add(as, "received_at", json_object_new_string(ts));
-    chain_add(as, "redacted",
-                           json_object_new_int64((int64_t) r->redacted));
-    if (r->peer.valid) {
-        chain_add(as, "peer", chain_peer(&r->peer));
-    }
-    json_object_object_add(obj, "auditship", as);
-
     as_buf_reset(&r->line);
     if (r->line.cap < cs->line_hint) {
         /* Best effort: a line over line.max fails below anyway. */
         (void) as_buf_reserve(&r->line, cs->line_hint);
     }
-    if ((rc = as_jcs_write_mark(&r->line, obj, as, &mark)) != 0) {
-        return rc;
+    if ((rc = as_jcs_write_gap(&r->line, obj, "auditship", &gap, &sep)) !=
+            0 ||
+        (rc = chain_member(cs, r, c, epoch, prev, seq, sep, &at)) != 0) {
+        goto fail;
     }
-    if (r->line.len + 128 > cs->line_hint && r->line.len < 65536) {
-        cs->line_hint = r->line.len + 128;
+    extra = cs->tmp.len;
+    if (link) {
+        if ((rc = chain_hash(cs, &r->line, gap, hash)) != 0) {
+            goto fail;
+        }
+        hlen = sizeof(hash_key) - 1 + 64 + 1;
+        extra += hlen;
+    }
+    if (sign) {
+        if ((rc = chain_sign(cs, c->id, hash, sig64)) != 0) {
+            goto fail;
+        }
+        slen = sizeof(sig_key) - 1 + 88 + 1;
+        extra += slen;
+    }
+    if ((rc = as_buf_reserve(&r->line, extra)) != 0) {
+        goto fail;
+    }
+    after = r->line.len - gap;
+    w = r->line.data + gap;
+    memmove(w + extra, w, after + 1); /* with the NUL */
+    if (link) {
+        memcpy(w, cs->tmp.data, at.hash_at);
+        w += at.hash_at;
+        memcpy(w, hash_key, sizeof(hash_key) - 1);
+        memcpy(w + sizeof(hash_key) - 1, hash, 64);
+        w[hlen - 1] = '"';
+        w += hlen;
+        memcpy(w, cs->tmp.data + at.hash_at, at.sig_at - at.hash_at);
+        w += at.sig_at - at.hash_at;
+        if (sign) {
+            memcpy(w, sig_key, sizeof(sig_key) - 1);
+            memcpy(w + sizeof(sig_key) - 1, sig64, 88);
+            w[slen - 1] = '"';
+            w += slen;
+        }
+        memcpy(w, cs->tmp.data + at.sig_at, cs->tmp.len - at.sig_at);
+    } else {
+        memcpy(w, cs->tmp.data, cs->tmp.len);
+    }
+    r->line.len += extra;
+    if (r->line.len + 64 > cs->line_hint && r->line.len < 65536) {
+        cs->line_hint = r->line.len + 64;
     }
     if (!link) {
         r->chain[0] = '\0';
@@ -413,23 +554,6 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
         r->seq = 0;
         return 0;
     }
-    if ((rc = chain_sha256(cs, r->line.data, r->line.len, hash)) != 0) {
-        return rc;
-    }
-    memcpy(ins, ",\"hash\":\"", 9);
-    memcpy(ins + 9, hash, 64);
-    ins[73] = '"';
-    inslen = 74;
-    at = chain_after_epoch(r->line.data, r->line.len, mark);
-    if ((rc = as_buf_reserve(&r->line, inslen)) != 0) {
-        return rc;
-    }
-    memmove(r->line.data + at + inslen, r->line.data + at,
-            r->line.len - at + 1);
-    memcpy(r->line.data + at, ins, inslen);
-    r->line.len += inslen;
-    chain_add(as, "hash", json_object_new_string_len(hash, 64));
-
     memcpy(r->chain, c->id, sizeof(r->chain));
     memcpy(r->epoch, epoch, sizeof(r->epoch));
     memcpy(r->hash, hash, sizeof(r->hash));
@@ -440,6 +564,16 @@ as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
         c->since_checkpoint++;
     }
     return 0;
+
+fail:
+    as_buf_reset(&r->line);
+    return rc;
+}
+
+int
+as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link)
+{
+    return chain_seal(cs, r, link, false);
 }
 
 int
@@ -447,13 +581,9 @@ as_chain_checkpoint(struct as_chainset *cs, const char *input,
                     struct as_record **out)
 {
     struct as_record *r = NULL;
-    struct json_object *obj, *meta, *as;
+    struct json_object *obj, *meta;
     struct chain *c;
     char id[256], ts[32];
-    unsigned char sig[64];
-    char sig64[89];
-    size_t siglen = sizeof(sig);
-    EVP_MD_CTX *sctx = NULL;
     uint64_t since;
     int rc = AS_ERR_INTERNAL;
 
@@ -483,24 +613,7 @@ as_chain_checkpoint(struct as_chainset *cs, const char *input,
     json_object_object_add(meta, "records", json_object_new_uint64(since));
     json_object_object_add(obj, "metadata", meta);
     r->obj = obj;
-    if ((rc = as_chain_seal(cs, r, true)) != 0) {
-        goto out;
-    }
-    /* The signature covers the 64 hex characters of the hash. */
-    if ((sctx = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestSignInit(sctx, NULL, NULL, NULL, cs->key) != 1 ||
-        EVP_DigestSign(sctx, sig, &siglen, (const unsigned char *) r->hash,
-                       64) != 1 ||
-        siglen != sizeof(sig)) {
-        as_log_error("chain %s: Ed25519 signing failed", id);
-        rc = AS_ERR_INTERNAL;
-        goto out;
-    }
-    EVP_EncodeBlock((unsigned char *) sig64, sig, (int) siglen);
-    as = json_object_object_get(r->obj, "auditship");
-    json_object_object_add(as, "signature", json_object_new_string(sig64));
-    as_buf_reset(&r->line);
-    if ((rc = as_jcs_write(&r->line, r->obj)) != 0) {
+    if ((rc = chain_seal(cs, r, true, true)) != 0) {
         goto out;
     }
     c->since_checkpoint = 0;
@@ -508,7 +621,6 @@ as_chain_checkpoint(struct as_chainset *cs, const char *input,
     r = NULL;
     rc = 0;
 out:
-    EVP_MD_CTX_free(sctx);
     as_record_free(r);
     return rc;
 }

@@ -2,9 +2,9 @@
  * The chain stage and record sealing.
  *
  * Every input has a chain "{host}/{input}" with a random epoch, a seq and the
- * hash of its last record.  as_chain_seal() builds the record's reserved
- * `auditship` member, links it into its input's chain (when chain.enabled)
- * and writes the final canonical line into r->line:
+ * hash of its last record.  as_chain_seal() writes the record's reserved
+ * `auditship` member into the final canonical line r->line (not into
+ * r->obj), links it into its input's chain (when chain.enabled):
  *   hash = hex SHA-256 of the JCS form of the record without
  *   auditship.hash and auditship.signature.
  * Chains continue across restarts (heads recovered from the buffer) and
@@ -45,15 +45,17 @@ void as_chainset_foreach(struct as_chainset *cs,
                          void *arg);
 
 /*
- * Seals r: builds r->obj's `auditship` member (a client-sent `auditship`
- * member is moved to metadata.client_auditship first), links it into the
- * chain of r->input when `link` is true and chaining is enabled, and writes
- * the JCS line to r->line.  Fills r->chain/epoch/seq/hash.  Returns 0 or
- * AS_ERR_INVALID (a value JCS cannot express; r is then unchanged in its
- * chain and the caller makes it an invalid record and seals again).
- * Seal a given r->obj once: a second call would take the first `auditship`
- * member for a client-sent one.  With link false (or chaining disabled) the
- * member has host, input, source, received_at, redacted and peer only.
+ * Seals r: moves a client-sent `auditship` member of r->obj to
+ * metadata.client_auditship, links r into the chain of r->input when `link`
+ * is true and chaining is enabled, and writes to r->line the JCS line of
+ * r->obj plus the agent's `auditship` member.  Fills r->chain/epoch/seq/hash.
+ * The member exists only in r->line: r->obj is left without it (nothing
+ * reads r->obj after sealing; parse r->line to inspect the record).
+ * Returns 0, AS_ERR_INVALID (a value JCS cannot express; r is then
+ * unchanged in its chain, r->line empty, and the caller makes it an invalid
+ * record and seals again) or AS_ERR_TOOBIG (r->line.max).  With link false
+ * (or chaining disabled) the member has host, input, source, received_at,
+ * redacted and peer only.
  */
 int as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link);
 
