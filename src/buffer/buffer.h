@@ -158,6 +158,14 @@ int as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
                    bool (*want)(void *arg, const struct as_brec *r),
                    void *arg, struct as_rbatch *rb);
 
+/*
+ * Readable bytes (framed records of every type) after the cursor's read
+ * position: an upper bound on what as_cursor_read would return, without
+ * reading.  Lets a reader wait for a batch to fill without reading the same
+ * records again and again.
+ */
+uint64_t as_cursor_pending_bytes(struct as_cursor *c);
+
 /* Moves the read position back to the committed one (after a failure). */
 void as_cursor_rewind(struct as_cursor *c);
 

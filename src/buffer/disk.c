@@ -1195,6 +1195,28 @@ disk_rb_finish(struct as_rbatch *rb)
     }
 }
 
+uint64_t
+as_cursor_pending_bytes(struct as_cursor *c)
+{
+    struct as_buffer *b = c->b;
+    uint64_t n = 0;
+
+    disk_pos_fix(b, &c->rpos);
+    for (size_t i = 0; i < b->nsegs; i++) {
+        const struct disk_seg *s = &b->segs[i];
+
+        if (s->id < c->rpos.segment) {
+            continue;
+        }
+        if (s->id == c->rpos.segment) {
+            n += s->size > c->rpos.offset ? s->size - c->rpos.offset : 0;
+        } else {
+            n += s->size;
+        }
+    }
+    return n;
+}
+
 int
 as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
                bool (*want)(void *arg, const struct as_brec *r), void *arg,

@@ -630,6 +630,18 @@ pipe_kick(struct pipe_output *po)
     if (!po->started || po->sending || po->stopping || po->cur == NULL) {
         return;
     }
+    if (po->wait_since != 0 && !p->draining &&
+        as_cursor_pending_bytes(po->cur) < po->max_bytes) {
+        /* A batch is filling: read it once, when full or at its timeout,
+         * not again at every flush. */
+        now = as_mono_ms();
+        if (now - po->wait_since < po->timeout_ms) {
+            if (!uv_is_active((uv_handle_t *) &po->timer)) {
+                pipe_arm(po, po->timeout_ms - (now - po->wait_since));
+            }
+            return;
+        }
+    }
     n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb, po,
                        &po->rb);
     if (n < 0) {
