@@ -478,6 +478,24 @@ disk_free_paths(struct as_buffer *b)
     b->w_npaths = 0;
 }
 
+/* Closes the segment fds and frees b (no handle may be open). */
+static void
+disk_release(struct as_buffer *b)
+{
+    for (size_t i = 0; i < b->nsegs; i++) {
+        if (b->segs[i].fd >= 0) {
+            close(b->segs[i].fd);
+        }
+    }
+    free(b->segs);
+    disk_stage_free(&b->st[0]);
+    disk_stage_free(&b->st[1]);
+    disk_free_paths(b);
+    free(b->cdir);
+    free(b->dir);
+    free(b);
+}
+
 static void
 disk_after_work_cb(uv_work_t *req, int status)
 {
@@ -890,17 +908,7 @@ as_buffer_open(uv_loop_t *loop, const char *dir,
     *out = b;
     return 0;
 fail:
-    for (size_t i = 0; i < b->nsegs; i++) {
-        if (b->segs[i].fd >= 0) {
-            close(b->segs[i].fd);
-        }
-    }
-    free(b->segs);
-    disk_stage_free(&b->st[0]);
-    disk_stage_free(&b->st[1]);
-    free(b->cdir);
-    free(b->dir);
-    free(b);
+    disk_release(b);
     return r;
 }
 
@@ -1015,18 +1023,7 @@ as_buffer_free(struct as_buffer *b)
     while ((c = b->cursors) != NULL) {
         as_cursor_close(c);
     }
-    for (size_t i = 0; i < b->nsegs; i++) {
-        if (b->segs[i].fd >= 0) {
-            close(b->segs[i].fd);
-        }
-    }
-    free(b->segs);
-    disk_stage_free(&b->st[0]);
-    disk_stage_free(&b->st[1]);
-    disk_free_paths(b);
-    free(b->cdir);
-    free(b->dir);
-    free(b);
+    disk_release(b);
 }
 
 void
