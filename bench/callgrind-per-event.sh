@@ -1,0 +1,38 @@
+#!/bin/sh
+# Instructions per event (valgrind callgrind: repeatable, unlike wall time
+# on a shared machine) for N reference events (default 20,000) through
+# tail -> chain -> buffer -> file output, counted over every thread from
+# start to SIGTERM.  Under valgrind OpenSSL runs its generic SHA-256 (no
+# SHA-NI), so SHA weighs more here than on the CPU.
+#
+# usage: bench/callgrind-per-event.sh [N]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-20000}
+bin=${AS_BUILDDIR:-$top/build}/auditshipd
+[ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
+work=$(mktemp -d /tmp/auditship-cg.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/in"
+python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$work/in/a.ndjson"
+cat > "$work/a.yaml" <<EOC
+agent:
+  state_dir: $work/state
+  hostname: bench
+  log_level: warn
+  shutdown_timeout: 60s
+  http: {listen: ""}
+inputs:
+  - {id: app, type: file, paths: ["$work/in/*.ndjson"]}
+outputs:
+  - {id: local, type: file, path: $work/out/audit.ndjson}
+EOC
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" -c "$work/a.yaml" 2>/dev/null &
+pid=$!
+while [ "$(cat "$work/out/audit.ndjson" 2>/dev/null | wc -l)" -lt "$n" ]; do
+    sleep 0.5
+done
+kill -TERM $pid
+wait $pid || true
+callgrind_annotate "$work/cg.out" 2>/dev/null | awk -v n="$n" '/PROGRAM TOTALS/ {
+    gsub(",", "", $1); printf "%d events: %.0f instructions/event\n", n, $1 / n }'
