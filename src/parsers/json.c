@@ -553,8 +553,10 @@ as_parse_json(const char *buf, size_t len, struct json_object **out,
     }
     tok = json_tok_cache;
     json_tokener_reset(tok);
+    /* No JSON_TOKENER_VALIDATE_UTF8: json_scan validates UTF-8 more
+     * strictly (overlongs, surrogates) in the same pass as its other
+     * checks, and rejects the document before anyone uses it. */
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-                                    JSON_TOKENER_VALIDATE_UTF8 |
                                     JSON_TOKENER_ALLOW_TRAILING_CHARS);
     obj = json_tokener_parse_ex(tok, buf, (int) len);
     jerr = json_tokener_get_error(tok);
