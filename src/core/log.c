@@ -44,6 +44,10 @@ as_log_enabled(enum as_log_level level)
     return level <= log_level;
 }
 
+static void log_emit(enum as_log_level level, const char *prefix,
+                     const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 log_emit(enum as_log_level level, const char *prefix, const char *suffix,
          const char *fmt, va_list ap)
