@@ -54,6 +54,7 @@ struct scrub_det {
 struct scrub_anchor {
     const char *lit;
     size_t len;
+    unsigned char c1a, c1b; /* the accepted values of lit[1] */
     bool ci;
     uint8_t det;
 };
@@ -91,6 +92,8 @@ struct as_scrub {
     bool first[256];             /* first byte of some anchor */
     unsigned char cls[256];      /* SCRUB_CLS_* of each byte */
     bool one_byte[256];          /* a one-byte anchor starts with it */
+    size_t min_anchor, n_anchor_total;
+    size_t step; /* bytes between two probes of the pair filter */
     size_t n_anchors[256];
     pcre2_match_data *md;
 
@@ -183,24 +186,72 @@ scrub_add_anchor(struct as_scrub *s, unsigned char first, const char *lit,
     s->anchors[first][n].lit = lit;
     s->anchors[first][n].len = strlen(lit);
     s->anchors[first][n].ci = ci;
+    s->anchors[first][n].c1a = s->anchors[first][n].c1b =
+        (unsigned char) lit[1];
+    if (ci && ((unsigned char) lit[1] | 0x20) >= 'a' &&
+        ((unsigned char) lit[1] | 0x20) <= 'z') {
+        s->anchors[first][n].c1a = (unsigned char) lit[1] | 0x20;
+        s->anchors[first][n].c1b = (unsigned char) lit[1] & ~0x20u;
+    }
     s->anchors[first][n].det = det;
     memset(&s->anchors[first][n + 1], 0, sizeof(struct scrub_anchor));
     s->n_anchors[first] = n + 1;
     s->first[first] = true;
-    if (lit[1] == '\0') {
-        s->one_byte[first] = true;
-    } else {
-        unsigned char c2 = (unsigned char) lit[1];
-        unsigned v[2] = {c2, c2};
-        unsigned k;
+    if (s->n_anchor_total == 0 || strlen(lit) < s->min_anchor) {
+        s->min_anchor = strlen(lit);
+    }
+    s->n_anchor_total++;
+}
 
-        if (ci && ((c2 | 0x20) >= 'a' && (c2 | 0x20) <= 'z')) {
-            v[0] = c2 | 0x20;
-            v[1] = c2 & ~0x20u;
-        }
-        for (size_t i = 0; i < 2; i++) {
-            k = (unsigned) first << 8 | v[i];
+static void
+scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b,
+                 bool ci)
+{
+    unsigned char va[2] = {a, a}, vb[2] = {b, b};
+
+    if (ci && (a | 0x20) >= 'a' && (a | 0x20) <= 'z') {
+        va[0] = a | 0x20;
+        va[1] = a & ~0x20u;
+    }
+    if (ci && (b | 0x20) >= 'a' && (b | 0x20) <= 'z') {
+        vb[0] = b | 0x20;
+        vb[1] = b & ~0x20u;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            unsigned k = (unsigned) va[i] << 8 | vb[j];
+
             s->bigram[k / 64] |= UINT64_C(1) << (k % 64);
+        }
+    }
+}
+
+/*
+ * The prefilter: with every anchor at least m >= 3 bytes long, probing the
+ * byte pairs at every (m - 1)-th offset (at most every 3rd) is enough when
+ * the pair set holds each anchor's pairs at offsets 0 .. step - 1: one of
+ * them starts at a probed offset.  One-byte or two-byte anchors (opt-in
+ * detectors) make the step 1.
+ */
+static void
+scrub_build_filter(struct as_scrub *s)
+{
+    s->step = s->min_anchor >= 3 ? s->min_anchor - 1 : 1;
+    if (s->step > 3) {
+        s->step = 3;
+    }
+    for (size_t c = 0; c < 256; c++) {
+        for (size_t i = 0; i < s->n_anchors[c]; i++) {
+            const struct scrub_anchor *a = &s->anchors[c][i];
+
+            if (a->len == 1) {
+                s->one_byte[c] = true;
+                continue;
+            }
+            for (size_t o = 0; o < s->step && o + 1 < a->len; o++) {
+                scrub_bigram_set(s, (unsigned char) a->lit[o],
+                                 (unsigned char) a->lit[o + 1], a->ci);
+            }
         }
     }
 }
@@ -431,6 +482,7 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
         }
         s->always |= UINT64_C(1) << (s->n_det - 1);
     }
+    scrub_build_filter(s);
     for (size_t i = 0; i < s->n_det; i++) {
         uint32_t n;
 
@@ -607,6 +659,30 @@ scrub_ieq(const unsigned char *p, const char *lit, size_t n)
     return true;
 }
 
+/* The detectors (beyond mask) whose anchors start at p[i]. */
+static uint64_t
+scrub_anchors_at(const struct as_scrub *s, const unsigned char *p, size_t len,
+                 size_t i, uint64_t mask)
+{
+    const struct scrub_anchor *a = s->anchors[p[i]];
+
+    if (a == NULL) {
+        return 0;
+    }
+    for (; a->lit != NULL; a++) {
+        if (a->len > len - i || (a->len > 1 && p[i + 1] != a->c1a &&
+                                 p[i + 1] != a->c1b) ||
+            (mask >> a->det) & 1) {
+            continue;
+        }
+        if (a->ci ? scrub_ieq(p + i, a->lit, a->len)
+                  : memcmp(p + i, a->lit, a->len) == 0) {
+            mask |= UINT64_C(1) << a->det;
+        }
+    }
+    return mask;
+}
+
 /*
  * One pass over the bytes: which detectors' anchors occur, and whether the
  * run-length preconditions of anchor-less detectors hold.
@@ -616,32 +692,35 @@ scrub_candidates(const struct as_scrub *s, const unsigned char *p, size_t len)
 {
     uint64_t mask = s->always;
 
-    for (size_t i = 0; i < len; i++) {
-        const struct scrub_anchor *a;
-        unsigned k;
+    if (s->step > 1) {
+        for (size_t i = 0; i + 1 < len; i += s->step) {
+            unsigned k = (unsigned) p[i] << 8 | p[i + 1];
 
-        if (!s->first[p[i]]) {
-            continue;
-        }
-        k = (unsigned) p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
-        if (!((s->bigram[k / 64] >> (k % 64)) & 1) && !s->one_byte[p[i]]) {
-            continue;
-        }
-        for (a = s->anchors[p[i]]; a->lit != NULL; a++) {
-            if ((mask >> a->det) & 1 || a->len > len - i) {
+            if (!((s->bigram[k / 64] >> (k % 64)) & 1)) {
                 continue;
             }
-            if (a->ci ? scrub_ieq(p + i, a->lit, a->len)
-                      : memcmp(p + i, a->lit, a->len) == 0) {
-                mask |= UINT64_C(1) << a->det;
+            for (size_t o = 0; o < s->step && o <= i; o++) {
+                mask |= scrub_anchors_at(s, p, len, i - o, mask);
+            }
+        }
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            unsigned k;
+
+            if (!s->first[p[i]]) {
+                continue;
+            }
+            k = (unsigned) p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+            if ((s->bigram[k / 64] >> (k % 64)) & 1 || s->one_byte[p[i]]) {
+                mask |= scrub_anchors_at(s, p, len, i, mask);
             }
         }
     }
-    if (s->by_run != 0 && scrub_has_run(s, p, len, SCRUB_CLS_TOKEN, 0,
-                                        s->min_run)) {
+    if (s->by_run != 0 && len >= s->min_run &&
+        scrub_has_run(s, p, len, SCRUB_CLS_TOKEN, 0, s->min_run)) {
         mask |= s->by_run;
     }
-    if (s->by_digit != 0 &&
+    if (s->by_digit != 0 && len >= s->min_digits &&
         scrub_has_run(s, p, len, SCRUB_CLS_DIGIT, SCRUB_CLS_SEP,
                       s->min_digits)) {
         mask |= s->by_digit;
@@ -770,10 +849,8 @@ as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
         return 0;
     }
     s->n_spans = 0;
-    for (size_t d = 0; d < s->n_det; d++) {
-        if ((mask >> d) & 1) {
-            scrub_run_det(s, d, in, len);
-        }
+    for (; mask != 0; mask &= mask - 1) {
+        scrub_run_det(s, (size_t) __builtin_ctzll(mask), in, len);
     }
     if (s->n_spans == 0) {
         return 0;
@@ -781,11 +858,27 @@ as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
     return scrub_apply(s, in, len, out);
 }
 
-static int
-scrub_key_matches(const struct as_scrub *s, const char *key)
+/* The exact comparison, for names that pass the prefilter. */
+static __attribute__((noinline)) int
+scrub_key_compare(const struct as_scrub *s, const char *key)
 {
     char norm[256];
     uint32_t h;
+
+    if (scrub_normalize(key, norm, sizeof(norm), &h) == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < s->n_keys; i++) {
+        if (s->hashes[i] == h && strcmp(norm, s->keys[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static inline int
+scrub_key_matches(const struct as_scrub *s, const char *key)
+{
     unsigned k;
 
     if (s->n_keys == 0) {
@@ -799,15 +892,7 @@ scrub_key_matches(const struct as_scrub *s, const char *key)
     } else if (!s->key_short) {
         return 0;
     }
-    if (scrub_normalize(key, norm, sizeof(norm), &h) == 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < s->n_keys; i++) {
-        if (s->hashes[i] == h && strcmp(norm, s->keys[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return scrub_key_compare(s, key);
 }
 
 static struct json_object *

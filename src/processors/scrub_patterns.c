@@ -357,7 +357,8 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
               "glimt-[0-9A-Za-z_-]{25}|glptt-[0-9A-Za-z_-]{40}|"
               "glagent-[0-9A-Za-z_-]{50,1024}|gloas-[0-9A-Za-z_-]{64})"
               "(?![0-9A-Za-z_-])",
-     .anchors = {"gl", "GR1348941"}},
+     .anchors = {"glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-",
+                 "glimt-", "glptt-", "glagent-", "gloas-", "GR1348941"}},
     {.name = "slack_token",
      .regex = "(?<![A-Za-z0-9])xox[abposrte]-[0-9A-Za-z-]{10,}",
      .anchors = {"xox"}},
@@ -431,9 +432,10 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .anchors_ci = true,
      .check = patterns_check_value},
     {.name = "secret_comparison",
-     .regex = "(?<s>\"[^\"]+\"|'[^']+')\\s*(?:===?|!==?)\\s*" NAME
+     .regex = "(?<s>\"[^\"]+\"|'[^']+') ?(?:===?|!==?)\\s*" NAME
               "(?i:pass|pwd|secret|token|key)",
-     .anchors = {"==", "!="},
+     .anchors = {"\" ==", "\" !=", "' ==", "' !=", "\"==", "\"!=", "'==",
+                 "'!="},
      .check = patterns_check_value},
     {.name = "credit_card",
      .regex = "(?<![0-9A-Za-z_.])(?:[0-9][ -]?){12,18}[0-9](?![0-9A-Za-z_])",
@@ -445,12 +447,14 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .anchors = {"ibm", "cloud", "iam"},
      .anchors_ci = true},
     {.name = "softlayer_key",
-     .regex = "(?i)(?<![A-Za-z0-9])(?:softlayer|sl)[A-Za-z0-9_-]*"
+     .regex = "(?i)(?<![A-Za-z0-9])(?:softlayer|sl(?=[_-]|api|key|pass|pwd))"
+              "[A-Za-z0-9_-]*"
               "(?:key|pwd|password|pass)[\"']?"
               "(?:\\s*(?::=|=|:)\\s*|\\s+)[\"']?"
               "(?<s>[a-z0-9]{64})(?![A-Za-z0-9])|"
               "api\\.softlayer\\.com/soap/v[0-9.]+/(?<t>[a-z0-9]{64})",
-     .anchors = {"softlayer", "sl"},
+     .anchors = {"softlayer", "sl_", "sl-", "slapi", "slkey", "slpass",
+                 "slpwd"},
      .anchors_ci = true},
     {.name = "cloudant_key",
      .regex = "(?i)(?<![A-Za-z0-9])(?:cloudant|clou|cl)[A-Za-z0-9_-]*"
@@ -467,7 +471,9 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
     {.name = "artifactory_token",
      .regex = "(?<![A-Za-z0-9])(?:AKC[A-Za-z0-9]{10,}|"
               "AP[0-9A-F][A-Za-z0-9]{8,})(?![A-Za-z0-9])",
-     .anchors = {"AKC", "AP"}},
+     .anchors = {"AKC", "AP0", "AP1", "AP2", "AP3", "AP4", "AP5", "AP6",
+                 "AP7", "AP8", "AP9", "APA", "APB", "APC", "APD", "APE",
+                 "APF"}},
     {.name = "discord_token",
      .regex = "(?<![A-Za-z0-9_-])[A-O][A-Za-z0-9_-]{23,25}\\."
               "[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,}",

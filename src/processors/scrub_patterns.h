@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SCRUB_MAX_ANCHORS 8
+#define SCRUB_MAX_ANCHORS 20
 
 /* Returns true when the candidate secret s[0..len) is to be redacted. */
 typedef bool as__scrub_check_fn(const char *s, size_t len);
