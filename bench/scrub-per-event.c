@@ -23,10 +23,9 @@
 #include "processors/scrub_patterns.h"
 
 static const char *const bench_keys[] = {
-    "password", "passwd",       "secret",        "token",
-    "api_key",  "apikey",       "authorization", "cookie",
-    "set-cookie", "private_key", "client_secret", "access_key",
-    "session",
+    "password",      "passwd",        "secret",  "token",      "api_key",
+    "apikey",        "authorization", "cookie",  "set-cookie", "private_key",
+    "client_secret", "access_key",    "session",
 };
 
 static double
@@ -75,7 +74,8 @@ main(int argc, char **argv)
             rounds = (size_t) atoi(optarg);
             break;
         default:
-            fprintf(stderr, "usage: scrub-per-event [-a|-k|-n] [-d] [-r N] FILE\n");
+            fprintf(stderr,
+                    "usage: scrub-per-event [-a|-k|-n] [-d] [-r N] FILE\n");
             return 2;
         }
     }

@@ -38,9 +38,9 @@
 #include "scrub.h"
 #include "scrub_patterns.h"
 
-#define SCRUB_MAX_DET 64
+#define SCRUB_MAX_DET      64
 #define SCRUB_MAX_KEY_FILE 4096
-#define SCRUB_HMAC_HEX 16
+#define SCRUB_HMAC_HEX     16
 
 struct scrub_det {
     const char *name; /* borrowed from the built-in table or conf */
@@ -62,7 +62,7 @@ struct scrub_anchor {
 /* Byte classes for the run-length preconditions. */
 #define SCRUB_CLS_TOKEN 1 /* [A-Za-z0-9_.+/=-] */
 #define SCRUB_CLS_DIGIT 2
-#define SCRUB_CLS_SEP 4 /* ' ' and '-' inside a card number */
+#define SCRUB_CLS_SEP   4 /* ' ' and '-' inside a card number */
 
 struct scrub_span {
     size_t start, end;
@@ -88,10 +88,10 @@ struct as_scrub {
     uint64_t by_digit; /* gated by min_digits */
     unsigned min_run, min_digits;
     struct scrub_anchor *anchors[256]; /* per first byte, NULL-terminated */
-    uint64_t bigram[65536 / 64]; /* first two bytes of some anchor */
-    bool first[256];             /* first byte of some anchor */
-    unsigned char cls[256];      /* SCRUB_CLS_* of each byte */
-    bool one_byte[256];          /* a one-byte anchor starts with it */
+    uint64_t bigram[65536 / 64];       /* first two bytes of some anchor */
+    bool first[256];                   /* first byte of some anchor */
+    unsigned char cls[256];            /* SCRUB_CLS_* of each byte */
+    bool one_byte[256];                /* a one-byte anchor starts with it */
     size_t min_anchor, n_anchor_total;
     size_t step; /* bytes between two probes of the pair filter */
     size_t n_anchors[256];
@@ -167,8 +167,7 @@ as_scrub_builtin_names(void)
     static const char *names[SCRUB_MAX_DET + 1];
 
     if (names[0] == NULL) {
-        for (size_t i = 0; i < as__scrub_n_builtins && i < SCRUB_MAX_DET;
-             i++) {
+        for (size_t i = 0; i < as__scrub_n_builtins && i < SCRUB_MAX_DET; i++) {
             names[i] = as__scrub_builtins[i].name;
         }
     }
@@ -181,8 +180,8 @@ scrub_add_anchor(struct as_scrub *s, unsigned char first, const char *lit,
 {
     size_t n = s->n_anchors[first];
 
-    s->anchors[first] = as_reallocarray(s->anchors[first], n + 2,
-                                        sizeof(struct scrub_anchor));
+    s->anchors[first] =
+        as_reallocarray(s->anchors[first], n + 2, sizeof(struct scrub_anchor));
     s->anchors[first][n].lit = lit;
     s->anchors[first][n].len = strlen(lit);
     s->anchors[first][n].ci = ci;
@@ -204,8 +203,7 @@ scrub_add_anchor(struct as_scrub *s, unsigned char first, const char *lit,
 }
 
 static void
-scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b,
-                 bool ci)
+scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
 {
     unsigned char va[2] = {a, a}, vb[2] = {b, b};
 
@@ -277,8 +275,10 @@ scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
         PCRE2_UCHAR msg[160];
 
         pcre2_get_error_message(ec, msg, sizeof(msg));
-        as_error_set(err, "%s: pattern \"%s\" does not compile: %s at offset "
-                          "%zu", key, name, (const char *) msg, (size_t) off);
+        as_error_set(err,
+                     "%s: pattern \"%s\" does not compile: %s at offset "
+                     "%zu",
+                     key, name, (const char *) msg, (size_t) off);
         return AS_ERR_CONFIG;
     }
     /* Without JIT support pcre2_match interprets: slower, still correct. */
@@ -300,8 +300,8 @@ scrub_add_builtin(struct as_scrub *s, const struct as__scrub_builtin *b,
     uint8_t id = (uint8_t) s->n_det;
     int rc;
 
-    if ((rc = scrub_add_det(s, b->name, b->regex, b, "scrub.patterns",
-                            err)) != 0) {
+    if ((rc = scrub_add_det(s, b->name, b->regex, b, "scrub.patterns", err)) !=
+        0) {
         return rc;
     }
     if (b->anchors[0] == NULL) {
@@ -325,12 +325,12 @@ scrub_add_builtin(struct as_scrub *s, const struct as__scrub_builtin *b,
 
         if (b->anchors_ci && c >= 'a' && c <= 'z') {
             scrub_add_anchor(s, c, b->anchors[i], true, id);
-            scrub_add_anchor(s, (unsigned char) (c - 'a' + 'A'),
-                             b->anchors[i], true, id);
+            scrub_add_anchor(s, (unsigned char) (c - 'a' + 'A'), b->anchors[i],
+                             true, id);
         } else if (b->anchors_ci && c >= 'A' && c <= 'Z') {
             scrub_add_anchor(s, c, b->anchors[i], true, id);
-            scrub_add_anchor(s, (unsigned char) (c - 'A' + 'a'),
-                             b->anchors[i], true, id);
+            scrub_add_anchor(s, (unsigned char) (c - 'A' + 'a'), b->anchors[i],
+                             true, id);
         } else {
             scrub_add_anchor(s, c, b->anchors[i], b->anchors_ci, id);
         }
@@ -368,8 +368,7 @@ scrub_read_key(struct as_scrub *s, const char *path, struct as_error *err)
                      strerror(errno));
         return AS_ERR_CONFIG;
     }
-    while (n < sizeof(buf) &&
-           (r = read(fd, buf + n, sizeof(buf) - n)) != 0) {
+    while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) != 0) {
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -394,12 +393,14 @@ out:
     return rc;
 }
 
-/* Which key to blame for an error message from as_scrub_new. */
-static const char *scrub_err_key;
-
-int
-as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
-             struct as_error *err)
+/*
+ * as_scrub_new, also naming in where the config key to blame on error
+ * ("scrub.patterns", "scrub.custom[N].regex", "scrub.key_file"), in a
+ * buffer of where_len bytes.
+ */
+static int
+scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
+          struct as_error *err, char *where, size_t where_len)
 {
     struct as_scrub *s = as_calloc(1, sizeof(*s));
     char norm[256];
@@ -408,17 +409,19 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
     int rc;
 
     *out = NULL;
-    scrub_err_key = NULL;
+    where[0] = '\0';
     for (unsigned c = 0; c < 256; c++) {
         bool digit = c >= '0' && c <= '9';
         bool alpha = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 
-        s->cls[c] = (unsigned char) (
-            ((digit || alpha || strchr("_.+/=-", (int) c) != NULL) && c != 0
-                 ? SCRUB_CLS_TOKEN
-                 : 0) |
-            (digit ? SCRUB_CLS_DIGIT : 0) |
-            ((c == ' ' || c == '-') ? SCRUB_CLS_SEP : 0));
+        s->cls[c] =
+            (unsigned char) (((digit || alpha ||
+                               strchr("_.+/=-", (int) c) != NULL) &&
+                                      c != 0
+                                  ? SCRUB_CLS_TOKEN
+                                  : 0) |
+                             (digit ? SCRUB_CLS_DIGIT : 0) |
+                             ((c == ' ' || c == '-') ? SCRUB_CLS_SEP : 0));
     }
     s->keys = as_calloc(conf->keys.n + 1, sizeof(char *));
     s->hashes = as_calloc(conf->keys.n + 1, sizeof(uint32_t));
@@ -435,13 +438,13 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
             }
         }
     }
-    s->replacement = as_strdup(conf->replacement != NULL ? conf->replacement
-                                                         : "[REDACTED]");
+    s->replacement =
+        as_strdup(conf->replacement != NULL ? conf->replacement : "[REDACTED]");
     s->replacement_len = strlen(s->replacement);
     if (strcmp(s->replacement, "hmac") == 0) {
         s->hmac = true;
         if ((rc = scrub_read_key(s, conf->key_file, err)) != 0) {
-            scrub_err_key = "scrub.key_file";
+            snprintf(where, where_len, "scrub.key_file");
             goto out;
         }
     }
@@ -451,9 +454,11 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
         bool dup = false;
 
         if (b == NULL) {
-            as_error_set(err, "scrub.patterns: unknown pattern \"%s\" (see "
-                              "docs/SCRUBBING.md)", conf->patterns.v[i]);
-            scrub_err_key = "scrub.patterns";
+            as_error_set(err,
+                         "scrub.patterns: unknown pattern \"%s\" (see "
+                         "docs/SCRUBBING.md)",
+                         conf->patterns.v[i]);
+            snprintf(where, where_len, "scrub.patterns");
             rc = AS_ERR_CONFIG;
             goto out;
         }
@@ -461,7 +466,7 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
             dup = dup || s->det[k].b == b;
         }
         if (!dup && (rc = scrub_add_builtin(s, b, err)) != 0) {
-            scrub_err_key = "scrub.patterns";
+            snprintf(where, where_len, "scrub.patterns");
             goto out;
         }
     }
@@ -499,11 +504,8 @@ as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
     s = NULL;
     rc = 0;
 out:
-    if (rc != 0 && scrub_err_key == NULL && key != NULL) {
-        static char last[64];
-
-        snprintf(last, sizeof(last), "%s", key);
-        scrub_err_key = last;
+    if (rc != 0 && where[0] == '\0' && key != NULL) {
+        snprintf(where, where_len, "%s", key);
     }
     free(key);
     as_scrub_free(s);
@@ -511,14 +513,24 @@ out:
 }
 
 int
+as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
+             struct as_error *err)
+{
+    char where[64];
+
+    return scrub_new(conf, out, err, where, sizeof(where));
+}
+
+int
 as_scrub_new_config(const struct as_config *c, struct as_scrub **out,
                     struct as_error *err)
 {
-    int rc = as_scrub_new(&c->scrub, out, err);
+    char where[64];
+    int rc = scrub_new(&c->scrub, out, err, where, sizeof(where));
     int line = 0, col = 0;
 
-    if (rc != 0 && scrub_err_key != NULL) {
-        as_config_mark(c, scrub_err_key, &line, &col);
+    if (rc != 0 && where[0] != '\0') {
+        as_config_mark(c, where, &line, &col);
         err->file = c->path;
         err->line = line;
         err->col = col;
@@ -584,8 +596,8 @@ as_scrub_placeholders(const struct as_scrub *s)
 
 /* Appends the replacement for secret[0..len) to out. */
 static void
-scrub_put_replacement(const struct as_scrub *s, const char *secret,
-                      size_t len, struct as_buf *out)
+scrub_put_replacement(const struct as_scrub *s, const char *secret, size_t len,
+                      struct as_buf *out)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
@@ -670,8 +682,8 @@ scrub_anchors_at(const struct as_scrub *s, const unsigned char *p, size_t len,
         return 0;
     }
     for (; a->lit != NULL; a++) {
-        if (a->len > len - i || (a->len > 1 && p[i + 1] != a->c1a &&
-                                 p[i + 1] != a->c1b) ||
+        if (a->len > len - i ||
+            (a->len > 1 && p[i + 1] != a->c1a && p[i + 1] != a->c1b) ||
             (mask >> a->det) & 1) {
             continue;
         }
@@ -733,8 +745,7 @@ scrub_push_span(struct as_scrub *s, size_t start, size_t end, size_t det)
 {
     if (s->n_spans == s->cap_spans) {
         s->cap_spans = s->cap_spans == 0 ? 8 : 2 * s->cap_spans;
-        s->spans = as_reallocarray(s->spans, s->cap_spans,
-                                   sizeof(*s->spans));
+        s->spans = as_reallocarray(s->spans, s->cap_spans, sizeof(*s->spans));
     }
     s->spans[s->n_spans].start = start;
     s->spans[s->n_spans].end = end;
@@ -752,8 +763,8 @@ scrub_run_det(struct as_scrub *s, size_t d, const char *p, size_t len)
     while (off <= len) {
         PCRE2_SIZE *ov;
         size_t a, b;
-        int rc = det->jit ? pcre2_jit_match(det->re, (PCRE2_SPTR) p, len,
-                                            off, 0, s->md, NULL)
+        int rc = det->jit ? pcre2_jit_match(det->re, (PCRE2_SPTR) p, len, off,
+                                            0, s->md, NULL)
                           : pcre2_match(det->re, (PCRE2_SPTR) p, len, off, 0,
                                         s->md, NULL);
 
@@ -1002,8 +1013,8 @@ scrub_truncated_tail(struct as_scrub *s, struct as_buf *b, struct as_buf *tmp)
 
 /* Scrubs the bytes behind raw_base64 and re-encodes them. */
 static unsigned
-scrub_raw_base64(struct as_scrub *s, struct as_record *r,
-                 struct json_object *v, struct as_buf *tmp)
+scrub_raw_base64(struct as_scrub *s, struct as_record *r, struct json_object *v,
+                 struct as_buf *tmp)
 {
     const char *enc = json_object_get_string(v);
     size_t elen = (size_t) json_object_get_string_len(v);
@@ -1059,6 +1070,10 @@ as_scrub_record(struct as_scrub *s, struct as_record *r)
     if ((r->flags & AS_REC_INVALID) &&
         json_object_object_get_ex(r->obj, "raw_base64", &v)) {
         r->redacted += scrub_raw_base64(s, r, v, &tmp);
+        if (json_object_object_get_ex(r->obj, "error", &v)) {
+            r->redacted += scrub_walk(s, v, &tmp);
+        }
+        goto out;
     } else if ((r->flags & (AS_REC_INVALID | AS_REC_TRUNCATED)) ==
                    (AS_REC_INVALID | AS_REC_TRUNCATED) &&
                json_object_object_get_ex(r->obj, "raw", &v) &&

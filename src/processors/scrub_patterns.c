@@ -25,7 +25,7 @@
 #include "scrub_patterns.h"
 
 /* Characters of a key-ish name ("db_pass", "ibm-cloud.api_key"). */
-#define NAME "[A-Za-z0-9_.-]*"
+#define NAME   "[A-Za-z0-9_.-]*"
 /* An assignment: =, :, :=, =>, with optional quotes around the name. */
 #define ASSIGN "[\"']?\\s*(?::=|=>|=|:)\\s*[\"']?"
 
@@ -35,7 +35,8 @@ patterns_has_alnum(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
 
-        if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+        if ((c >= '0' && c <= '9') ||
+            ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
             return true;
         }
     }
@@ -75,8 +76,8 @@ as__scrub_is_placeholder(const char *s, size_t len)
     }
     if ((len >= 3 && s[0] == '$' && (s[1] == '{' || s[1] == '(') &&
          (s[len - 1] == '}' || s[len - 1] == ')')) ||
-        (len >= 2 && s[0] == '$' && ((s[1] >= 'A' && s[1] <= 'Z') ||
-                                     s[1] == '_')) ||
+        (len >= 2 && s[0] == '$' &&
+         ((s[1] >= 'A' && s[1] <= 'Z') || s[1] == '_')) ||
         (len >= 4 && s[0] == '{' && s[1] == '{') ||
         (len >= 2 && s[0] == '%' && (s[1] == 's' || s[1] == '('))) {
         return true;
@@ -147,10 +148,10 @@ patterns_check_luhn(const char *s, size_t len)
     /* Issuer prefixes: Visa, Mastercard, Amex, Discover, JCB, Diners. */
     p2 = d[0] * 10 + d[1];
     p4 = p2 * 100 + d[2] * 10 + d[3];
-    return d[0] == 4 || (p2 >= 51 && p2 <= 55) ||
-           (p4 >= 2221 && p4 <= 2720) || p2 == 34 || p2 == 37 ||
-           p4 == 6011 || p2 == 65 || (p4 >= 6440 && p4 <= 6499) || p2 == 35 ||
-           p2 == 36 || p2 == 38 || (p4 >= 3000 && p4 <= 3059);
+    return d[0] == 4 || (p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720) ||
+           p2 == 34 || p2 == 37 || p4 == 6011 || p2 == 65 ||
+           (p4 >= 6440 && p4 <= 6499) || p2 == 35 || p2 == 36 || p2 == 38 ||
+           (p4 >= 3000 && p4 <= 3059);
 }
 
 /* Decodes base64url s[0..len) into a NUL-terminated heap string. */
@@ -423,8 +424,7 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .placeholders = true},
     {.name = "secret_assignment",
      .regex = "(?i)(?:pass(?:wd|word)?|pwd|secrete?|token|api[_-]?key|"
-              "private[_-]?key|credentials?)" NAME
-              "(?:\\[[0-9]*\\])?[\"']?"
+              "private[_-]?key|credentials?)" NAME "(?:\\[[0-9]*\\])?[\"']?"
               "(?:\\s*(?::=|=>|===?|!==?|:|=)\\s*@?|\\s+(?=[\"'`]))"
               "(?<s>\"[^\"]*\"|'[^']*'|`[^`]*`|[^\\s\"'`&][^\\s&\"'`]*)",
      .anchors = {"pass", "pwd", "secret", "token", "api", "private",
@@ -442,8 +442,9 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .min_digits = 13,
      .check = patterns_check_luhn},
     {.name = "ibm_cloud_iam",
-     .regex = "(?i)(?:ibm|cloud|iam)[A-Za-z0-9_-]*(?:key|pwd|password|pass)"
-              ASSIGN "(?<s>[A-Za-z0-9_-]{44})(?![A-Za-z0-9_-])",
+     .regex =
+         "(?i)(?:ibm|cloud|iam)[A-Za-z0-9_-]*(?:key|pwd|password|pass)" ASSIGN
+         "(?<s>[A-Za-z0-9_-]{44})(?![A-Za-z0-9_-])",
      .anchors = {"ibm", "cloud", "iam"},
      .anchors_ci = true},
     {.name = "softlayer_key",
@@ -464,16 +465,14 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .anchors_ci = true},
     {.name = "ibm_cos_hmac",
      .regex = "(?i)(?:secret[_-]?access[_-]?key|cos[_-]?(?:hmac)?[_-]?"
-              "secret[_-]?key)" ASSIGN
-              "(?<s>[a-f0-9]{48})(?![A-Za-z0-9])",
+              "secret[_-]?key)" ASSIGN "(?<s>[a-f0-9]{48})(?![A-Za-z0-9])",
      .anchors = {"secret"},
      .anchors_ci = true},
     {.name = "artifactory_token",
      .regex = "(?<![A-Za-z0-9])(?:AKC[A-Za-z0-9]{10,}|"
               "AP[0-9A-F][A-Za-z0-9]{8,})(?![A-Za-z0-9])",
-     .anchors = {"AKC", "AP0", "AP1", "AP2", "AP3", "AP4", "AP5", "AP6",
-                 "AP7", "AP8", "AP9", "APA", "APB", "APC", "APD", "APE",
-                 "APF"}},
+     .anchors = {"AKC", "AP0", "AP1", "AP2", "AP3", "AP4", "AP5", "AP6", "AP7",
+                 "AP8", "AP9", "APA", "APB", "APC", "APD", "APE", "APF"}},
     {.name = "discord_token",
      .regex = "(?<![A-Za-z0-9_-])[A-O][A-Za-z0-9_-]{23,25}\\."
               "[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,}",

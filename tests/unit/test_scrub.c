@@ -32,9 +32,9 @@
 #define RED "[REDACTED]"
 
 static const char *const default_keys[] = {
-    "password", "passwd", "secret", "token", "api_key", "apikey",
-    "authorization", "cookie", "set-cookie", "private_key",
-    "client_secret", "access_key", "session",
+    "password",      "passwd",        "secret",  "token",      "api_key",
+    "apikey",        "authorization", "cookie",  "set-cookie", "private_key",
+    "client_secret", "access_key",    "session",
 };
 
 /* A scrubber with the given patterns ("*" = every built-in). */
@@ -130,8 +130,8 @@ static const struct det_case det_cases[] = {
      "abcdefghijklmnopqrstuvwx",
      "abcdefghijklmnopqrstuvwx", "https://hooks.slack.com/services/",
      "https://hooks.slack.com/"},
-    {"stripe_key", "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD", "ReTllpYQYfIZu2Jnf2lAPFjD",
-     "", "pk_live_j5krY8XTgIcDaHDb3YrsAfCl"},
+    {"stripe_key", "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD",
+     "ReTllpYQYfIZu2Jnf2lAPFjD", "", "pk_live_j5krY8XTgIcDaHDb3YrsAfCl"},
     {"google_api_key", "key=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY&q=1",
      "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "&q=1", "AIzaShort"},
     {"openai_key", "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",
@@ -182,8 +182,8 @@ static const struct det_case det_cases[] = {
      "hunter22", " retry=1", "password changed by user bob"},
     {"secret_assignment", "config: api_key: \"zx81-spectrum-48k\"",
      "zx81-spectrum-48k", "api_key: \"" RED "\"", "api_key: \"\""},
-    {"secret_comparison", "if (\"s3cr3t-value\" == password) {",
-     "s3cr3t-value", "== password", "if (x == password) {"},
+    {"secret_comparison", "if (\"s3cr3t-value\" == password) {", "s3cr3t-value",
+     "== password", "if (x == password) {"},
     {"credit_card", "card 4111 1111 1111 1111 charged", "1111 1111 1111",
      "charged", "card 4111 1111 1111 1112 charged"},
     {"ibm_cloud_iam",
@@ -191,10 +191,11 @@ static const struct det_case det_cases[] = {
      "abcd1234abcd1234abcd1234ABCD1234ABCD1234--__", "ibm_cloud_iam-key",
      "ibm_cloud_iam-key : abcd1234abcd1234abcd1234ABCD1234ABCD1234--__x"},
     {"softlayer_key",
-     "sl-key: \"abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234"
+     "sl-key: "
+     "\"abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234"
      "\"",
-     "abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234", "sl-key",
-     "softlayer-key:=afakekey"},
+     "abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234",
+     "sl-key", "softlayer-key:=afakekey"},
     {"cloudant_key", "cloudant_key = \"abcdefghijabcdefghijabcd\"",
      "abcdefghijabcdefghijabcd", "cloudant_key", "cl_key = \"a-fake-api-key\""},
     {"ibm_cos_hmac",
@@ -202,8 +203,8 @@ static const struct det_case det_cases[] = {
      "1234567890abcdef1234567890abcdef", "cos_secret_key",
      "cos_secret_key = \"1234567890abcdef1234567890abcdef1234567890abcdefxx\""},
     {"artifactory_token", "X-JFrog-Art-Api: AKCp5budTFpbypBqQbGJPz3pGCi28pP",
-     "AKCp5budTFpbypBqQbGJPz3pGCi28pP", "X-JFrog-Art-Api: ",
-     "testAKCwithinsomeirrelevantstring"},
+     "AKCp5budTFpbypBqQbGJPz3pGCi28pP",
+     "X-JFrog-Art-Api: ", "testAKCwithinsomeirrelevantstring"},
     {"discord_token",
      "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
      "ZnCjm1XVW7vRze4b7Cq4se7kKWs", "",
@@ -240,7 +241,8 @@ test_every_detector(void **state)
         if (n == 0 || strstr(out.data, c->secret) != NULL ||
             strstr(out.data, c->keep) == NULL) {
             fail_msg("%s: positive case not scrubbed as expected: %u "
-                     "redactions, result \"%s\"", c->det, n, out.data);
+                     "redactions, result \"%s\"",
+                     c->det, n, out.data);
         }
         assert_int_equal(as_scrub_detector_hits(s, 0), n);
         n = scrub_text(s, c->miss, &out);
@@ -341,9 +343,8 @@ test_hmac(void **state)
 
     (void) state;
     assert_int_equal(scrub_text(s1, text, &a), 3);
-    assert_int_equal(sscanf(a.data, "keys %21s and %21s %21s", first, second,
-                            third),
-                     3);
+    assert_int_equal(
+        sscanf(a.data, "keys %21s and %21s %21s", first, second, third), 3);
     /* "hmac:" + 16 hex; equal secrets, equal digests; others differ. */
     assert_int_equal(strlen(first), 21);
     assert_memory_equal(first, "hmac:", 5);
@@ -414,8 +415,7 @@ test_custom_and_errors(void **state)
     assert_non_null(strstr(msg, "scrub.custom[0].regex"));
     assert_non_null(strstr(msg, "broken"));
     assert_non_null(strstr(msg, "missing closing parenthesis"));
-    new_scrub(unknown, 2, NULL, NULL, NULL, 0, AS_ERR_CONFIG, msg,
-              sizeof(msg));
+    new_scrub(unknown, 2, NULL, NULL, NULL, 0, AS_ERR_CONFIG, msg, sizeof(msg));
     assert_non_null(strstr(msg, "scrub.patterns"));
     assert_non_null(strstr(msg, "no_such_detector"));
     as_buf_free(&out);
@@ -462,9 +462,8 @@ test_partial_replacement(void **state)
     unsigned n;
 
     (void) state;
-    assert_int_equal(scrub_text(s, "rotated key AKIAZ7Q4X2LMN3PQRS5T for deploy",
-                                &out),
-                     1);
+    assert_int_equal(
+        scrub_text(s, "rotated key AKIAZ7Q4X2LMN3PQRS5T for deploy", &out), 1);
     assert_string_equal(out.data, "rotated key " RED " for deploy");
     assert_int_equal(
         scrub_text(s,
@@ -480,16 +479,17 @@ test_partial_replacement(void **state)
         scrub_text(s, "password=hunter22&token=q8w7e6r5t4 ok", &out), 2);
     assert_string_equal(out.data, "password=" RED "&token=" RED " ok");
     /* In a record: counted in redacted, the rest untouched, UTF-8 kept. */
-    o = scrub_json(s,
-                   "{\"msg\":\"caf\\u00e9 postgres://u:p\\u00e4ss1@h/db \\u00fc\","
-                   "\"n\":[\"ok\",\"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\"]}",
-                   &n);
+    o = scrub_json(
+        s,
+        "{\"msg\":\"caf\\u00e9 postgres://u:p\\u00e4ss1@h/db \\u00fc\","
+        "\"n\":[\"ok\",\"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\"]}",
+        &n);
     assert_int_equal(n, 2);
-    assert_string_equal(json_object_to_json_string_ext(
-                            o, JSON_C_TO_STRING_PLAIN |
-                                   JSON_C_TO_STRING_NOSLASHESCAPE),
-                        "{\"msg\":\"caf\xc3\xa9 postgres://u:" RED
-                        "@h/db \xc3\xbc\",\"n\":[\"ok\",\"" RED "\"]}");
+    assert_string_equal(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                              JSON_C_TO_STRING_NOSLASHESCAPE),
+        "{\"msg\":\"caf\xc3\xa9 postgres://u:" RED
+        "@h/db \xc3\xbc\",\"n\":[\"ok\",\"" RED "\"]}");
     json_object_put(o);
     as_scrub_free(s);
     as_buf_free(&out);
@@ -524,7 +524,8 @@ test_invalid_records(void **state)
 {
     const char *all[1] = {"*"};
     struct as_scrub *s = new_scrub(all, 1, NULL, NULL, NULL, 0, 0, NULL, 0);
-    static const char bad_json[] = "{\"user\":\"bob\",\"password\":\"hunter22\"";
+    static const char bad_json[] =
+        "{\"user\":\"bob\",\"password\":\"hunter22\"";
     static const char not_utf8[] = "{\"x\":\"\xff\xfe\",\"m\":\"token=hunter22 "
                                    "AKIAZ7Q4X2LMN3PQRS5T\"}";
     static const char cut[] = "{\"m\":\"push ghp_wWPw5k4aXcaT4fNP";
