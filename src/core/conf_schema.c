@@ -133,8 +133,15 @@ const struct as_conf_key as_keys_scrub[] = {
         struct as_conf_scrub, keys,
         "Member names whose values are redacted (case-insensitive)."),
     KEY("patterns", AS_CONF_LIST,
-        "[aws_access_key, jwt, bearer, url_credentials, private_key_block, "
-        "github_token, slack_token, credit_card]",
+        "[private_key_block, aws_access_key, aws_secret_key, "
+        "github_token, gitlab_token, slack_token, slack_webhook, "
+        "stripe_key, google_api_key, openai_key, npm_token, "
+        "pypi_token, sendgrid_key, twilio_key, azure_storage_key, jwt, "
+        "bearer, basic_auth, database_dsn, url_credentials, "
+        "secret_assignment, secret_comparison, credit_card, "
+        "ibm_cloud_iam, softlayer_key, cloudant_key, ibm_cos_hmac, "
+        "artifactory_token, discord_token, mailchimp_key, "
+        "telegram_token, square_oauth]",
         struct as_conf_scrub, patterns,
         "Built-in secret patterns redacted inside any string value."),
     {.name = "custom",

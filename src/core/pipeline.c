@@ -369,6 +369,7 @@ pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
         snprintf(why, sizeof(why), "line exceeds max_line_bytes (kept %zu)",
                  len);
         as_record_set_invalid(r, bytes, len, why);
+        r->flags |= AS_REC_TRUNCATED;
         return 1;
     }
     as_error_clear(&e);
@@ -995,7 +996,12 @@ as_pipeline_new(uv_loop_t *loop, const struct as_config *conf,
                               err)) != 0) {
         goto out;
     }
-    if ((rc = as_scrub_new(&conf->scrub, &p->scrub, err)) != 0) {
+    if ((rc = as_scrub_new_config(conf, &p->scrub, err)) != 0) {
+        char msg[sizeof(err->msg)];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        as_error_set(err, "%s:%d:%d: %s", conf->path, err->line, err->col,
+                     msg);
         goto out;
     }
     memset(&hooks, 0, sizeof(hooks));
@@ -1420,6 +1426,7 @@ as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
 {
     struct pipe_stages st;
     struct as_chainset *cs = NULL;
+    struct as_scrub *scrub = NULL;
     struct as_error err;
     char *bufdir = NULL;
     struct stat sb;
@@ -1480,6 +1487,13 @@ as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
         rc = AS_ERR_CONFIG;
     }
     as_chainset_free(cs);
+    as_error_clear(&err);
+    if (as_scrub_new_config(conf, &scrub, &err) != 0) {
+        as_conf_errors_add(errs, conf->path, err.line, err.col, "%s",
+                           err.msg);
+        rc = AS_ERR_CONFIG;
+    }
+    as_scrub_free(scrub);
     as_asprintf(&bufdir, "%s/buffer", conf->agent.state_dir);
     if (stat(bufdir, &sb) == 0 && as_buffer_check(bufdir, stderr) != 0) {
         as_conf_errors_add(errs, conf->path, 0, 0,

@@ -52,6 +52,7 @@ enum as_rec_flags {
     AS_REC_INVALID = 1 << 0,    /* decode or validation failed: raw+error */
     AS_REC_DEADLETTER = 1 << 1, /* route to the dead-letter sink only */
     AS_REC_CHECKPOINT = 1 << 2, /* synthesized chain checkpoint */
+    AS_REC_TRUNCATED = 1 << 3,  /* raw holds the first max_line_bytes only */
 };
 
 struct as_record {
