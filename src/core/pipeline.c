@@ -112,6 +112,7 @@ struct as_pipeline {
     bool reloading;
     /* reload */
     const struct as_config *next_conf;
+    struct as_scrub *next_scrub;
     struct pipe_stages next;
     char *dl_path;
 };
@@ -1176,6 +1177,9 @@ pipe_reload_finish(struct as_pipeline *p)
     memset(&p->next, 0, sizeof(p->next));
     p->conf = p->next_conf;
     p->next_conf = NULL;
+    as_scrub_free(p->scrub);
+    p->scrub = p->next_scrub;
+    p->next_scrub = NULL;
     p->stopping = false;
     p->phase = PIPE_RUNNING;
     p->done = NULL;
@@ -1330,12 +1334,22 @@ as_pipeline_reload(struct as_pipeline *p, const struct as_config *conf,
 {
     struct as_conf_errors errs = {NULL, 0};
     struct pipe_stages next;
+    struct as_scrub *scrub = NULL;
+    struct as_error err;
 
     if (p->stopping) {
         done(arg, AS_ERR_STOPPED);
         return;
     }
+    as_error_clear(&err);
+    if (as_scrub_new_config(conf, &scrub, &err) != 0) {
+        as_log_error("reload rejected: %s:%d:%d: %s", conf->path, err.line,
+                     err.col, err.msg);
+        done(arg, AS_ERR_CONFIG);
+        return;
+    }
     if (pipe_stages_build(p, conf, &next, &errs) != 0) {
+        as_scrub_free(scrub);
         for (size_t i = 0; i < errs.n; i++) {
             as_log_error("reload rejected: %s:%d:%d: %s", conf->path,
                          errs.v[i].line, errs.v[i].col, errs.v[i].msg);
@@ -1348,6 +1362,7 @@ as_pipeline_reload(struct as_pipeline *p, const struct as_config *conf,
     as_conf_errors_free(&errs);
     p->next = next;
     p->next_conf = conf;
+    p->next_scrub = scrub;
     p->reloading = true;
     p->stopping = true;
     p->done = done;
