@@ -61,7 +61,7 @@
 #include "tail.h"
 #include "tail_offset.h"
 
-#define TAIL_CHUNK       (1024 * 1024) /* bytes read per file per turn */
+#define TAIL_CHUNK       (512 * 1024) /* bytes read per file per turn */
 #define TAIL_MAX_ALIASES 4             /* old names remembered per file */
 #define TAIL_DEF_MAXLINE (256 * 1024)
 #define TAIL_DEF_RESCAN  10000
