@@ -60,8 +60,8 @@ bench_jsonc(void)
         struct json_object *o =
             json_tokener_parse_ex(tok, bench_evs[i].s, (int) bench_evs[i].len);
 
-        bench_sink += strlen(
-            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        bench_sink +=
+            strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         json_tokener_free(tok);
     }
@@ -244,8 +244,8 @@ bench_args(int argc, char **argv, int *rounds, size_t *mean)
     if ((*mean = bench_load(path)) == 0) {
         return 2;
     }
-    printf("%zu events, mean %zu bytes, %d rounds, best of 3\n", bench_n,
-           *mean, *rounds);
+    printf("%zu events, mean %zu bytes, %d rounds, best of 3\n", bench_n, *mean,
+           *rounds);
     return 0;
 }
 

@@ -67,13 +67,13 @@ struct as_buffer_hooks {
 };
 
 struct as_buffer_stats {
-    uint64_t bytes;          /* bytes on disk in segments */
+    uint64_t bytes; /* bytes on disk in segments */
     uint64_t max_bytes;
     uint64_t segments;
     uint64_t records_appended;
-    uint64_t corrupt_records; /* skipped during recovery or reads */
-    uint64_t torn_tails;      /* truncated partial frames */
-    uint64_t dropped_full;    /* rejected with drop_newest */
+    uint64_t corrupt_records;    /* skipped during recovery or reads */
+    uint64_t torn_tails;         /* truncated partial frames */
+    uint64_t dropped_full;       /* rejected with drop_newest */
     int64_t oldest_unshipped_ns; /* received_ns of the oldest record not
                                     passed by every cursor; 0 = none */
 };
@@ -84,8 +84,7 @@ struct as_buffer_stats {
  */
 int as_buffer_open(uv_loop_t *loop, const char *dir,
                    const struct as_conf_buffer *conf,
-                   const struct as_buffer_hooks *hooks,
-                   struct as_buffer **out);
+                   const struct as_buffer_hooks *hooks, struct as_buffer **out);
 
 /*
  * Appends a copy of r.  Returns 0, or AS_ERR_FULL when the buffer is full
@@ -155,8 +154,8 @@ void as_cursor_close(struct as_cursor *c);
  * records read (0 = nothing new), or a negative error.
  */
 int as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
-                   bool (*want)(void *arg, const struct as_brec *r),
-                   void *arg, struct as_rbatch *rb);
+                   bool (*want)(void *arg, const struct as_brec *r), void *arg,
+                   struct as_rbatch *rb);
 
 /*
  * Readable bytes (framed records of every type) after the cursor's read

@@ -52,20 +52,20 @@
 #include "buffer.h"
 #include "segment.h"
 
-#define DISK_SEG_MAX      (64ull << 20)
-#define DISK_SEG_MIN      (1ull << 20)
-#define DISK_FLUSH_AT     (1u << 20)  /* staged bytes that start a flush */
-#define DISK_MEM_HIGH     (3u << 20)  /* staged while a flush is in flight */
-#define DISK_RETRY_MS     1000
-#define DISK_OLDEST_SCAN  256         /* frames scanned for oldest_ns */
-#define DISK_PATH_MAX     4096
+#define DISK_SEG_MAX     (64ull << 20)
+#define DISK_SEG_MIN     (1ull << 20)
+#define DISK_FLUSH_AT    (1u << 20) /* staged bytes that start a flush */
+#define DISK_MEM_HIGH    (3u << 20) /* staged while a flush is in flight */
+#define DISK_RETRY_MS    1000
+#define DISK_OLDEST_SCAN 256 /* frames scanned for oldest_ns */
+#define DISK_PATH_MAX    4096
 
 struct disk_seg {
     uint64_t id;
-    int fd;        /* -1 until needed */
-    uint64_t size; /* readable end */
-    uint64_t end;  /* end including staged and in-flight bytes */
-    uint64_t head; /* end of the snapshot (0 = unknown) */
+    int fd;                /* -1 until needed */
+    uint64_t size;         /* readable end */
+    uint64_t end;          /* end including staged and in-flight bytes */
+    uint64_t head;         /* end of the snapshot (0 = unknown) */
     uint64_t trusted_from; /* bytes from here on were written in this run */
 };
 
@@ -114,7 +114,7 @@ struct as_buffer {
     bool inflight;
     bool retry_armed;
     bool in_snapshot;
-    bool meta_dirty;  /* always: directories / cursor files to sync */
+    bool meta_dirty; /* always: directories / cursor files to sync */
     bool full_reported;
     bool mem_full;
     bool torn_logged;
@@ -252,8 +252,8 @@ disk_update_full(struct as_buffer *b)
     } else if (staged <= DISK_MEM_HIGH) {
         b->mem_full = false;
     }
-    disk = b->conf.when_full == AS_WHEN_FULL_BLOCK &&
-           b->bytes > b->conf.max_bytes;
+    disk =
+        b->conf.when_full == AS_WHEN_FULL_BLOCK && b->bytes > b->conf.max_bytes;
     want = disk || b->mem_full;
     if (want != b->full_reported && !b->closed) {
         b->full_reported = want;
@@ -380,8 +380,8 @@ disk_stage_put(struct as_buffer *b, const struct as_brec *r, size_t size)
     } else {
         if (st->n == st->cap) {
             st->cap = st->cap == 0 ? 4 : st->cap * 2;
-            st->pieces = as_reallocarray(st->pieces, st->cap,
-                                         sizeof(*st->pieces));
+            st->pieces =
+                as_reallocarray(st->pieces, st->cap, sizeof(*st->pieces));
         }
         p = &st->pieces[st->n++];
         p->fd = s->fd;
@@ -511,7 +511,8 @@ disk_after_work_cb(uv_work_t *req, int status)
     if (status != 0) {
         if (as_ratelimit_ok(&b->rl_io, 120000)) {
             as_log_error("buffer: writing %zu staged bytes failed: %s "
-                         "(retrying)", st->buf.len, as_strerror(status));
+                         "(retrying)",
+                         st->buf.len, as_strerror(status));
         }
         if (b->closing) {
             /* Give up: the records stay unwritten. */
@@ -681,8 +682,8 @@ disk_seg_delete(struct as_buffer *b, size_t i)
     memmove(&b->segs[i], &b->segs[i + 1],
             (b->nsegs - i - 1) * sizeof(*b->segs));
     b->nsegs--;
-    b->meta_dirty = (!b->mem && b->conf.fsync == AS_FSYNC_ALWAYS) ||
-                    b->meta_dirty;
+    b->meta_dirty =
+        (!b->mem && b->conf.fsync == AS_FSYNC_ALWAYS) || b->meta_dirty;
 }
 
 /* Deletes the segments every open cursor has passed. */
@@ -778,7 +779,8 @@ disk_replay(struct as_buffer *b, struct disk_seg *s)
     if (skipped > 0) {
         b->stats.corrupt_records += skipped;
         as_log_warn("buffer: segment %016" PRIx64 ": skipped %" PRIu64
-                    " damaged region(s)", s->id, skipped);
+                    " damaged region(s)",
+                    s->id, skipped);
     }
     if (r == AS__RD_TORN) {
         b->stats.torn_tails++;
@@ -930,8 +932,8 @@ as_buffer_append(struct as_buffer *b, const struct as_brec *r)
         b->stats.dropped_full++;
         if (as_ratelimit_ok(&b->rl_drop, 120000)) {
             as_log_warn("buffer: full (%" PRIu64 " bytes), dropping newest "
-                        "records (%" PRIu64 " so far)", b->bytes,
-                        b->stats.dropped_full);
+                        "records (%" PRIu64 " so far)",
+                        b->bytes, b->stats.dropped_full);
         }
         return AS_ERR_FULL;
     }
@@ -981,9 +983,8 @@ disk_handle_close_cb(uv_handle_t *h)
 static void
 disk_close_maybe(struct as_buffer *b)
 {
-    if (!b->closing || b->closed || b->inflight ||
-        b->st[b->cur].buf.len > 0 || b->st[!b->cur].buf.len > 0 ||
-        b->meta_dirty) {
+    if (!b->closing || b->closed || b->inflight || b->st[b->cur].buf.len > 0 ||
+        b->st[!b->cur].buf.len > 0 || b->meta_dirty) {
         return;
     }
     b->closed = true;
@@ -1067,8 +1068,9 @@ disk_pos_fix(struct as_buffer *b, struct as_bpos *pos)
 
     if (s == NULL) {
         /* Deleted (or never existed): the oldest retained record. */
-        s = pos->segment > disk_seg_last(b)->id ? &b->segs[0]
-                                                : disk_seg_from(b, pos->segment);
+        s = pos->segment > disk_seg_last(b)->id
+                ? &b->segs[0]
+                : disk_seg_from(b, pos->segment);
         pos->segment = s->id;
         pos->offset = 0;
     } else if (pos->offset > s->end) {
@@ -1109,7 +1111,8 @@ as_buffer_cursor_open(struct as_buffer *b, const char *name,
         close(fd);
         if (n < 0 || as__cursor_decode(raw, (size_t) n, &c->cpos) != 0) {
             as_log_warn("buffer: cursor %s is damaged; starting at the oldest "
-                        "retained record", name);
+                        "retained record",
+                        name);
             c->cpos.segment = b->segs[0].id;
             c->cpos.offset = 0;
         }
@@ -1286,7 +1289,8 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
         b->stats.corrupt_records += skipped;
         if (as_ratelimit_ok(&b->rl_corrupt, 120000)) {
             as_log_warn("buffer: cursor %s skipped %" PRIu64 " damaged "
-                        "region(s)", c->name, skipped);
+                        "region(s)",
+                        c->name, skipped);
         }
     }
     disk_rb_finish(rb);

@@ -89,8 +89,8 @@ offline_cursors(struct offline *o)
         if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
             n = read(fd, raw, sizeof(raw));
             close(fd);
-            c->valid = n > 0 &&
-                       as__cursor_decode(raw, (size_t) n, &c->pos) == 0;
+            c->valid =
+                n > 0 && as__cursor_decode(raw, (size_t) n, &c->pos) == 0;
         }
         free(path);
         path = NULL;
@@ -260,8 +260,7 @@ as_buffer_stat(const char *dir, FILE *out)
         fprintf(out,
                 "cursor %s at %016" PRIx64 ":%" PRIu64 " lag %" PRIu64
                 " records %" PRIu64 " bytes\n",
-                c->name, c->pos.segment, c->pos.offset, c->lag_n,
-                c->lag_bytes);
+                c->name, c->pos.segment, c->pos.offset, c->lag_n, c->lag_bytes);
     }
     r = 0;
 out:
@@ -291,19 +290,24 @@ as_buffer_check(const char *dir, FILE *out)
             problems++;
         }
         if (s->damaged > 0) {
-            fprintf(out, "segment %016" PRIx64 ": %" PRIu64
-                    " damaged region(s) skipped\n", s->id, s->damaged);
+            fprintf(out,
+                    "segment %016" PRIx64 ": %" PRIu64
+                    " damaged region(s) skipped\n",
+                    s->id, s->damaged);
             problems++;
         }
         if (s->torn_bytes > 0) {
-            fprintf(out, "segment %016" PRIx64 ": torn tail of %" PRIu64
-                    " bytes at offset %" PRIu64 "\n", s->id, s->torn_bytes,
-                    s->torn_at);
+            fprintf(out,
+                    "segment %016" PRIx64 ": torn tail of %" PRIu64
+                    " bytes at offset %" PRIu64 "\n",
+                    s->id, s->torn_bytes, s->torn_at);
             problems++;
         }
         if (!s->head_ok) {
-            fprintf(out, "segment %016" PRIx64 ": snapshot missing or "
-                    "damaged\n", s->id);
+            fprintf(out,
+                    "segment %016" PRIx64 ": snapshot missing or "
+                    "damaged\n",
+                    s->id);
             problems++;
         }
     }

@@ -118,8 +118,8 @@ as__frame_encode(char *out, const struct as_brec *r, size_t size)
     p[r->payload_len] = '\0';
     segment_put32(out, AS__FRAME_MAGIC);
     segment_put32(out + 4, (uint32_t) (size - AS__FRAME_HDR));
-    segment_put32(out + 8, segment_crc(out + AS__FRAME_HDR,
-                                       size - AS__FRAME_HDR));
+    segment_put32(out + 8,
+                  segment_crc(out + AS__FRAME_HDR, size - AS__FRAME_HDR));
 }
 
 int
@@ -351,8 +351,7 @@ segment_window(struct as__reader *rd, uint64_t off, size_t n, int *err)
     }
     while (rd->win.len < want) {
         got = pread(rd->fd, rd->win.data + rd->win.len,
-                    (size_t) want - rd->win.len,
-                    (off_t) (off + rd->win.len));
+                    (size_t) want - rd->win.len, (off_t) (off + rd->win.len));
         if (got < 0 && errno == EINTR) {
             continue;
         }

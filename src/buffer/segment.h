@@ -24,13 +24,13 @@
 #include "core/buf.h"
 #include "buffer.h"
 
-#define AS__FRAME_MAGIC   0x31574241u /* "ABW1" */
-#define AS__FRAME_HDR     12
-#define AS__FRAME_MAX     (64u << 20) /* bound on a body length */
-#define AS__BREC_VERSION  1
+#define AS__FRAME_MAGIC  0x31574241u /* "ABW1" */
+#define AS__FRAME_HDR    12
+#define AS__FRAME_MAX    (64u << 20) /* bound on a body length */
+#define AS__BREC_VERSION 1
 /* Internal record type: ends the snapshot at the head of a segment.  Its
  * seq holds the segment id.  Never given to readers or to recover(). */
-#define AS__BREC_SNAPEND  0x7f
+#define AS__BREC_SNAPEND 0x7f
 
 /* Bytes the frame for r takes, or 0 when a field exceeds the format. */
 size_t as__frame_size(const struct as_brec *r);
@@ -56,8 +56,7 @@ int as__seg_list(const char *dir, struct as__segref **out, size_t *n);
 #define AS__CURSOR_SIZE  28
 void as__cursor_encode(unsigned char out[AS__CURSOR_SIZE],
                        const struct as_bpos *pos);
-int as__cursor_decode(const unsigned char *p, size_t len,
-                      struct as_bpos *pos);
+int as__cursor_decode(const unsigned char *p, size_t len, struct as_bpos *pos);
 
 /*
  * A sequential reader over one segment file: a window of bytes read with

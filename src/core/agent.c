@@ -168,8 +168,8 @@ as_agent_run(const char *config_path, struct as_config *conf)
     signal(SIGPIPE, SIG_IGN);
     as_error_clear(&err);
     if ((rc = as_pipeline_new(a.loop, conf, &a.pipe, &err)) != 0) {
-        as_log_error("cannot start: %s", err.msg[0] ? err.msg
-                                                    : as_strerror(rc));
+        as_log_error("cannot start: %s",
+                     err.msg[0] ? err.msg : as_strerror(rc));
         as_config_free(conf);
         uv_loop_close(a.loop);
         return 1;

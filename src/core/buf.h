@@ -17,7 +17,10 @@ struct as_buf {
     size_t max;
 };
 
-#define AS_BUF_INIT {NULL, 0, 0, 0}
+#define AS_BUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0, 0                                                          \
+    }
 
 void as_buf_init(struct as_buf *b, size_t max);
 /* Frees the storage (cleansed) and resets to empty. */

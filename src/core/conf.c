@@ -46,7 +46,7 @@ struct conf_ctx {
     struct as_conf_errors *errs;
     bool expand; /* ${VAR} expansion: off for the built-in defaults */
     size_t visits;
-    bool too_deep; /* the visit bound was hit (reported once) */
+    bool too_deep;         /* the visit bound was hit (reported once) */
     struct as_config *cfg; /* receives the marks of values set */
 };
 
@@ -885,8 +885,7 @@ conf_mark(struct conf_ctx *x, const char *key, const yaml_node_t *vn)
 }
 
 bool
-as_config_mark(const struct as_config *c, const char *key, int *line,
-               int *col)
+as_config_mark(const struct as_config *c, const char *key, int *line, int *col)
 {
     for (size_t i = c->n_marks; i > 0; i--) {
         if (strcmp(c->marks[i - 1].key, key) == 0) {

@@ -41,8 +41,8 @@ struct as_conf_key {
     enum as_conf_type type;
     const char *def; /* default as YAML scalar text, parsed like input */
     size_t off;      /* offset of the field in the enclosing struct */
-    const char *const *choices; /* ENUM values, NULL-terminated */
-    const char *help;           /* one line; documented in conf/ */
+    const char *const *choices;    /* ENUM values, NULL-terminated */
+    const char *help;              /* one line; documented in conf/ */
     const struct as_conf_key *sub; /* SECTION/SECTIONS: NULL-name-ended */
     size_t item_size;              /* SECTIONS: size of one item */
     as_conf_check_fn *check_key;   /* MAP: optional key check (additive) */
@@ -76,8 +76,12 @@ struct as_conf_mark {
 
 /* ---- section structs ---- */
 
-enum as_log_level_choice { AS_CONF_LOG_ERROR, AS_CONF_LOG_WARN,
-                           AS_CONF_LOG_INFO, AS_CONF_LOG_DEBUG };
+enum as_log_level_choice {
+    AS_CONF_LOG_ERROR,
+    AS_CONF_LOG_WARN,
+    AS_CONF_LOG_INFO,
+    AS_CONF_LOG_DEBUG
+};
 
 struct as_conf_agent {
     char *state_dir;
@@ -277,8 +281,8 @@ int as_config_load_string(const char *name, const char *text, size_t len,
 void as_config_free(struct as_config *c);
 void as_conf_errors_free(struct as_conf_errors *errs);
 /* Appends a located error (plugins' cross-key checks use it too). */
-void as_conf_errors_add(struct as_conf_errors *errs, const char *file,
-                        int line, int col, const char *fmt, ...)
+void as_conf_errors_add(struct as_conf_errors *errs, const char *file, int line,
+                        int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Prints each problem as one `FILE:LINE:COLUMN: message` line. */
 void as_conf_errors_print(const struct as_conf_errors *e, FILE *out);

@@ -11,9 +11,10 @@
 
 #include <stdarg.h>
 
-#define AS_OK 0
-#define AS_DROP 1       /* processor: discard the record (counted) */
-#define AS_DEADLETTER 2 /* processor: route the record to the dead-letter file */
+#define AS_OK   0
+#define AS_DROP 1 /* processor: discard the record (counted) */
+#define AS_DEADLETTER                                                          \
+    2 /* processor: route the record to the dead-letter file */
 
 enum {
     AS_ERR_INTERNAL = -1000,
@@ -46,8 +47,8 @@ void as_error_setv(struct as_error *e, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 void as_error_clear(struct as_error *e);
 
-#define AS_FALLTHROUGH __attribute__((fallthrough))
-#define AS_UNUSED __attribute__((unused))
+#define AS_FALLTHROUGH   __attribute__((fallthrough))
+#define AS_UNUSED        __attribute__((unused))
 #define AS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

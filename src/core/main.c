@@ -20,11 +20,12 @@
 static void
 main_usage(FILE *f)
 {
-    fprintf(f, "usage: auditshipd [-c FILE] [--check] [--version] [--help]\n"
-               "  -c, --config FILE  configuration (default %s)\n"
-               "      --check        validate the configuration and exit\n"
-               "      --version      print the version and exit\n"
-               "  -h, --help         print this help and exit\n",
+    fprintf(f,
+            "usage: auditshipd [-c FILE] [--check] [--version] [--help]\n"
+            "  -c, --config FILE  configuration (default %s)\n"
+            "      --check        validate the configuration and exit\n"
+            "      --version      print the version and exit\n"
+            "  -h, --help         print this help and exit\n",
             "/etc/auditship/auditship.yaml");
 }
 

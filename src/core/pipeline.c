@@ -166,8 +166,7 @@ static void
 pipe_pos_remove(struct as_pipeline *p, const char *input, const char *source,
                 const struct as_srcpos *pos)
 {
-    for (struct pipe_pos **ep = &p->positions; *ep != NULL;
-         ep = &(*ep)->next) {
+    for (struct pipe_pos **ep = &p->positions; *ep != NULL; ep = &(*ep)->next) {
         struct pipe_pos *e = *ep;
 
         if (strcmp(e->input, input) == 0 && strcmp(e->source, source) == 0) {
@@ -337,8 +336,8 @@ pipe_append_record(struct as_pipeline *p, struct as_record *r)
     struct as_brec b;
 
     memset(&b, 0, sizeof(b));
-    b.type = (r->flags & AS_REC_DEADLETTER) ? AS_BREC_DEADLETTER
-                                            : AS_BREC_EVENT;
+    b.type =
+        (r->flags & AS_REC_DEADLETTER) ? AS_BREC_DEADLETTER : AS_BREC_EVENT;
     b.input = r->input;
     b.source = r->source != NULL ? r->source : "";
     b.has_pos = r->has_pos;
@@ -490,12 +489,12 @@ pipe_output_limits(struct pipe_output *po)
         b = &((const struct as_conf_output_cloudwatch *) po->out.conf)->batch;
         rt = &((const struct as_conf_output_cloudwatch *) po->out.conf)->retry;
     }
-    po->max_n = b != NULL && b->max_events > 0 ? (uint64_t) b->max_events
-                                               : 10000;
+    po->max_n =
+        b != NULL && b->max_events > 0 ? (uint64_t) b->max_events : 10000;
     po->max_bytes = b != NULL && b->max_bytes > 0 ? b->max_bytes : 1 << 20;
     po->timeout_ms = b != NULL ? b->timeout_ms : 1000;
-    po->retry_initial_ms = rt != NULL && rt->initial_ms > 0 ? rt->initial_ms
-                                                            : 500;
+    po->retry_initial_ms =
+        rt != NULL && rt->initial_ms > 0 ? rt->initial_ms : 500;
     po->retry_max_ms = rt != NULL && rt->max_ms > 0 ? rt->max_ms : 60000;
 }
 
@@ -507,8 +506,7 @@ pipe_want_cb(void *arg, const struct as_brec *r)
     if (po->deadletter) {
         return r->type == AS_BREC_DEADLETTER;
     }
-    return r->type == AS_BREC_EVENT &&
-           as_conf_output_routes(po->cs, r->input);
+    return r->type == AS_BREC_EVENT && as_conf_output_routes(po->cs, r->input);
 }
 
 static void
@@ -557,8 +555,8 @@ pipe_deadletter_batch(struct pipe_output *po, int status)
         as_buf_reset(&line);
         as_buf_puts(&line, "{\"deadletter\":{\"output\":");
         as_jcs_string(&line, po->out.id, strlen(po->out.id));
-        as_buf_printf(&line, ",\"reason\":\"%s\"},\"record\":",
-                      as_strerror(status));
+        as_buf_printf(&line,
+                      ",\"reason\":\"%s\"},\"record\":", as_strerror(status));
         as_buf_put(&line, po->rb.data.data + br->off, br->len);
         as_buf_putc(&line, '}');
         b = po->rb.meta[i];
@@ -831,12 +829,11 @@ pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
         pi = pipe_input_new(p, cs);
         st->inputs[st->n_inputs++] = pi;
         if (pi->format == AS_FORMAT_AUDITD || pi->format == AS_FORMAT_SYSLOG) {
-            as_conf_errors_add(errs, conf->path, cs->line, cs->col,
-                               "input '%s': format '%s' is not implemented "
-                               "yet",
-                               cs->id,
-                               pi->format == AS_FORMAT_AUDITD ? "auditd"
-                                                              : "syslog");
+            as_conf_errors_add(
+                errs, conf->path, cs->line, cs->col,
+                "input '%s': format '%s' is not implemented "
+                "yet",
+                cs->id, pi->format == AS_FORMAT_AUDITD ? "auditd" : "syslog");
             rc = AS_ERR_CONFIG;
         }
         if (pi->in.ops->init != NULL &&
@@ -892,7 +889,8 @@ pipe_output_start(struct pipe_output *po)
                       as_strerror(rc));
         return rc;
     }
-    if (po->out.ops->start != NULL && (rc = po->out.ops->start(&po->out)) != 0) {
+    if (po->out.ops->start != NULL &&
+        (rc = po->out.ops->start(&po->out)) != 0) {
         as_slog_error(po->out.prefix, "cannot start: %s", as_strerror(rc));
         return rc;
     }
@@ -1001,8 +999,7 @@ as_pipeline_new(uv_loop_t *loop, const struct as_config *conf,
         char msg[sizeof(err->msg)];
 
         snprintf(msg, sizeof(msg), "%s", err->msg);
-        as_error_set(err, "%s:%d:%d: %s", conf->path, err->line, err->col,
-                     msg);
+        as_error_set(err, "%s:%d:%d: %s", conf->path, err->line, err->col, msg);
         goto out;
     }
     memset(&hooks, 0, sizeof(hooks));
@@ -1185,8 +1182,7 @@ pipe_reload_finish(struct as_pipeline *p)
     p->done = NULL;
     as_error_clear(&err);
     as_buffer_reconfigure(p->buffer, &p->conf->buffer);
-    if ((rc = as_chainset_reconfigure(p->chains, &p->conf->chain, &err)) !=
-        0) {
+    if ((rc = as_chainset_reconfigure(p->chains, &p->conf->chain, &err)) != 0) {
         as_log_error("reload: chain: %s", err.msg);
     }
     uv_timer_stop(&p->checkpoint_timer);
@@ -1405,8 +1401,8 @@ as_pipeline_output_counters(struct as_pipeline *p, const char *id,
  */
 static int
 pipe_check_dir(const struct as_config *conf, struct as_conf_errors *errs,
-               const char *key, const char *what, const char *path,
-               bool parent, int mode)
+               const char *key, const char *what, const char *path, bool parent,
+               int mode)
 {
     char *dir = as_strdup(path);
     char *slash;
@@ -1428,8 +1424,8 @@ pipe_check_dir(const struct as_config *conf, struct as_conf_errors *errs,
     }
     if (dir[0] != '\0' && access(dir, mode) != 0) {
         as_config_mark(conf, key, &line, &col);
-        as_conf_errors_add(errs, conf->path, line, col, "%s: %s: %s", what,
-                           dir, strerror(errno));
+        as_conf_errors_add(errs, conf->path, line, col, "%s: %s: %s", what, dir,
+                           strerror(errno));
         rc = AS_ERR_CONFIG;
     }
     free(dir);
@@ -1488,8 +1484,8 @@ as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
         snprintf(key, sizeof(key), "outputs[%zu].path", i);
         if (pipe_check_dir(
                 conf, errs, key, "directory not writable",
-                ((const struct as_conf_output_file *) cs_out->conf)->path,
-                true, W_OK | X_OK) != 0) {
+                ((const struct as_conf_output_file *) cs_out->conf)->path, true,
+                W_OK | X_OK) != 0) {
             rc = AS_ERR_CONFIG;
         }
     }
@@ -1504,8 +1500,7 @@ as_pipeline_check(const struct as_config *conf, struct as_conf_errors *errs)
     as_chainset_free(cs);
     as_error_clear(&err);
     if (as_scrub_new_config(conf, &scrub, &err) != 0) {
-        as_conf_errors_add(errs, conf->path, err.line, err.col, "%s",
-                           err.msg);
+        as_conf_errors_add(errs, conf->path, err.line, err.col, "%s", err.msg);
         rc = AS_ERR_CONFIG;
     }
     as_scrub_free(scrub);

@@ -71,11 +71,12 @@ struct as_record {
     char chain[256]; /* chain id "{host}/{input}"; "" when chaining is off */
     char epoch[33];  /* 32 hex */
     uint64_t seq;
-    char hash[65]; /* 64 hex; "" when chaining is off */
+    char hash[65];      /* 64 hex; "" when chaining is off */
     struct as_buf line; /* the canonical NDJSON line, without newline */
 };
 
-struct as_record *as_record_new(const char *input, const struct as_srcinfo *src);
+struct as_record *as_record_new(const char *input,
+                                const struct as_srcinfo *src);
 void as_record_free(struct as_record *r);
 
 /*

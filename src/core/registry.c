@@ -28,9 +28,8 @@ static const struct as_stage_type registry_output_cloudwatch = {
     sizeof(struct as_conf_output_cloudwatch), NULL};
 
 const struct as_stage_type *const as_registry[] = {
-    &registry_input_file,  &registry_input_socket,
-    &registry_output_file, &registry_output_http,
-    &registry_output_cloudwatch, NULL,
+    &registry_input_file,  &registry_input_socket,      &registry_output_file,
+    &registry_output_http, &registry_output_cloudwatch, NULL,
 };
 
 const struct as_stage_type *

@@ -29,7 +29,7 @@ enum as_stage_kind { AS_STAGE_INPUT, AS_STAGE_OUTPUT };
 /* A registry entry: what a YAML `type:` means. */
 struct as_stage_type {
     enum as_stage_kind kind;
-    const char *type;             /* YAML `type:` */
+    const char *type;               /* YAML `type:` */
     const struct as_conf_key *keys; /* type-specific keys (not id/type) */
     size_t conf_size;
     const void *ops; /* struct as_input_ops / as_output_ops; NULL = not

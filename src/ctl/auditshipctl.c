@@ -15,14 +15,13 @@
 static void
 ctl_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: auditshipctl COMMAND [ARGS]\n"
-            "  verify [--pubkey FILE] [--quiet] FILE...  check hash chains\n"
-            "  keygen --out PREFIX                     Ed25519 key pair\n"
-            "  buffer stat|dump --state-dir DIR        inspect the buffer\n"
-            "  send [--socket PATH] [--datagram] [EVENT_JSON | -]\n"
-            "  status [--url URL]\n"
-            "  --help, --version\n");
+    fprintf(f, "usage: auditshipctl COMMAND [ARGS]\n"
+               "  verify [--pubkey FILE] [--quiet] FILE...  check hash chains\n"
+               "  keygen --out PREFIX                     Ed25519 key pair\n"
+               "  buffer stat|dump --state-dir DIR        inspect the buffer\n"
+               "  send [--socket PATH] [--datagram] [EVENT_JSON | -]\n"
+               "  status [--url URL]\n"
+               "  --help, --version\n");
 }
 
 int

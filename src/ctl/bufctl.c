@@ -53,8 +53,8 @@ bufctl_dump_cb(void *arg, const struct as_brec *r, const struct as_bpos *at)
            r->input[0] != '\0' ? r->input : "-",
            r->chain[0] != '\0' ? r->chain : "-", r->seq, r->payload_len);
     if (r->has_pos) {
-        printf(" pos=%" PRIu64 ":%" PRIu64 ":%" PRIu64, r->pos.dev,
-               r->pos.ino, r->pos.offset);
+        printf(" pos=%" PRIu64 ":%" PRIu64 ":%" PRIu64, r->pos.dev, r->pos.ino,
+               r->pos.offset);
     }
     if (d->payload && r->payload_len > 0) {
         putchar(' ');

@@ -54,9 +54,9 @@
 #include "verify.h"
 
 enum {
-    VERIFY_OK = 1 << 0,      /* the claimed hash matches the content */
-    VERIFY_CKPT = 1 << 1,    /* a checkpoint with a signature */
-    VERIFY_SIG_OK = 1 << 2,  /* its signature verified (--pubkey) */
+    VERIFY_OK = 1 << 0,     /* the claimed hash matches the content */
+    VERIFY_CKPT = 1 << 1,   /* a checkpoint with a signature */
+    VERIFY_SIG_OK = 1 << 2, /* its signature verified (--pubkey) */
     VERIFY_PREV_ZERO = 1 << 3,
 };
 
@@ -170,8 +170,8 @@ verify_sig(struct verify_ctx *vc, const char *hashhex, const char *sig64,
         return false;
     }
     ok = EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, vc->pub) == 1 &&
-         EVP_DigestVerify(ctx, raw, 64, (const unsigned char *) hashhex,
-                          64) == 1;
+         EVP_DigestVerify(ctx, raw, 64, (const unsigned char *) hashhex, 64) ==
+             1;
     EVP_MD_CTX_free(ctx);
     return ok;
 }
@@ -217,8 +217,8 @@ verify_line(struct verify_ctx *vc, const char *line, size_t len)
     } else {
         fields_ok = false;
     }
-    if (epoch == NULL || strlen(epoch) != 32 || hash == NULL ||
-        prev == NULL || !verify_unhex(hash, hlen, rec.hash) ||
+    if (epoch == NULL || strlen(epoch) != 32 || hash == NULL || prev == NULL ||
+        !verify_unhex(hash, hlen, rec.hash) ||
         !verify_unhex(prev, plen, rec.prev)) {
         fields_ok = false;
     }
@@ -327,8 +327,8 @@ verify_chain_report(struct verify_ctx *vc, struct verify_chain *g, bool quiet,
                 dups++;
                 continue;
             }
-            reason = e->seq == 1 ? "restarted without new epoch"
-                                 : "duplicated seq";
+            reason =
+                e->seq == 1 ? "restarted without new epoch" : "duplicated seq";
             bseq = e->seq;
         } else if (e->seq != expect) {
             reason = "deleted";
@@ -355,16 +355,15 @@ verify_chain_report(struct verify_ctx *vc, struct verify_chain *g, bool quiet,
         return true;
     }
     fprintf(out, "%s epoch %s: %zu records, %llu duplicates, ", g->chain,
-            g->epoch[0] ? g->epoch : "(none)", g->n,
-            (unsigned long long) dups);
+            g->epoch[0] ? g->epoch : "(none)", g->n, (unsigned long long) dups);
     if (ckpt > 0) {
         fprintf(out, "checkpoint at seq %llu (%s), %llu unsealed: ",
                 (unsigned long long) ckpt,
                 pub ? "signature verified" : "unverified",
                 (unsigned long long) (last > ckpt ? last - ckpt : 0));
     } else {
-        fprintf(out, "no checkpoint, %llu unsealed: ",
-                (unsigned long long) last);
+        fprintf(out,
+                "no checkpoint, %llu unsealed: ", (unsigned long long) last);
     }
     if (reason == NULL) {
         fprintf(out, "intact\n");
@@ -389,8 +388,7 @@ verify_file(struct verify_ctx *vc, const char *path)
     int r = 0;
 
     if (f == NULL) {
-        fprintf(stderr, "auditshipctl verify: %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "auditshipctl verify: %s: %s\n", path, strerror(errno));
         return -errno;
     }
     while ((n = getline(&line, &cap, f)) > 0) {
@@ -423,15 +421,16 @@ verify_load_pub(const char *path)
     EVP_PKEY *k;
 
     if (f == NULL) {
-        fprintf(stderr, "auditshipctl verify: %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "auditshipctl verify: %s: %s\n", path, strerror(errno));
         return NULL;
     }
     k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
     if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
-        fprintf(stderr, "auditshipctl verify: %s: not an Ed25519 public key "
-                        "(PEM)\n", path);
+        fprintf(stderr,
+                "auditshipctl verify: %s: not an Ed25519 public key "
+                "(PEM)\n",
+                path);
         EVP_PKEY_free(k);
         return NULL;
     }

@@ -62,7 +62,7 @@
 #include "tail_offset.h"
 
 #define TAIL_CHUNK       (512 * 1024) /* bytes read per file per turn */
-#define TAIL_MAX_ALIASES 4             /* old names remembered per file */
+#define TAIL_MAX_ALIASES 4            /* old names remembered per file */
 #define TAIL_DEF_MAXLINE (256 * 1024)
 #define TAIL_DEF_RESCAN  10000
 #define TAIL_CARRY_KEEP  (64 * 1024) /* carry capacity kept between lines */

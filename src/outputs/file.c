@@ -111,8 +111,8 @@ file_open(struct file_ctx *c)
 {
     struct stat sb;
 
-    c->fd = open(c->conf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                 0640);
+    c->fd =
+        open(c->conf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (c->fd < 0 || fstat(c->fd, &sb) != 0) {
         return -errno;
     }

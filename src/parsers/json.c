@@ -241,8 +241,7 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
                     continue;
                 }
                 if ((unsigned char) *p < 0x20) {
-                    as_error_set(err,
-                                 "unescaped control character at byte %zu",
+                    as_error_set(err, "unescaped control character at byte %zu",
                                  (size_t) (p - buf));
                     return AS_ERR_PARSE;
                 }
@@ -262,8 +261,7 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
                 if (u == 0) {
                     has_nul = true;
                 } else if (u >= 0xdc00 && u <= 0xdfff) {
-                    as_error_set(err,
-                                 "lone low surrogate escape at byte %zu",
+                    as_error_set(err, "lone low surrogate escape at byte %zu",
                                  (size_t) (p - buf));
                     return AS_ERR_PARSE;
                 } else if (u >= 0xd800 && u <= 0xdbff) {
@@ -286,8 +284,7 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
                     q++;
                 }
                 if (q < end && *q == ':') {
-                    as_error_set(err,
-                                 "\\u0000 in a member name at byte %zu",
+                    as_error_set(err, "\\u0000 in a member name at byte %zu",
                                  (size_t) (start - buf));
                     return AS_ERR_PARSE;
                 }
@@ -307,8 +304,7 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
                 double d = json_strtod(p, n);
 
                 if (isinf(d)) {
-                    as_error_set(err,
-                                 "number out of double range at byte %zu",
+                    as_error_set(err, "number out of double range at byte %zu",
                                  (size_t) (p - buf));
                     return AS_ERR_PARSE;
                 }
@@ -320,12 +316,12 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
         } else if (c >= 'a' && c <= 'z') {
             const char *w = p;
 
-            while (p < end && ((*p >= 'a' && *p <= 'z') ||
-                               (*p >= 'A' && *p <= 'Z'))) {
+            while (p < end &&
+                   ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
                 p++;
             }
-            if (!((p - w == 4 && (memcmp(w, "true", 4) == 0 ||
-                                  memcmp(w, "null", 4) == 0)) ||
+            if (!((p - w == 4 &&
+                   (memcmp(w, "true", 4) == 0 || memcmp(w, "null", 4) == 0)) ||
                   (p - w == 5 && memcmp(w, "false", 5) == 0))) {
                 as_error_set(err, "invalid literal at byte %zu",
                              (size_t) (w - buf));
@@ -426,8 +422,7 @@ json_fix(const char *buf, size_t len, size_t *pos, struct json_object *node)
                 (*pos)++;
                 break;
             }
-            rep = json_fix(buf, len, pos,
-                           json_object_array_get_idx(node, idx));
+            rep = json_fix(buf, len, pos, json_object_array_get_idx(node, idx));
             if (rep != NULL) {
                 json_object_array_put_idx(node, idx, rep);
             }
@@ -491,8 +486,8 @@ json_fix(const char *buf, size_t len, size_t *pos, struct json_object *node)
                 continue;
             }
             json_object_object_add(seen, m[i].key, NULL);
-            rep = json_fix(buf, len, &vp,
-                           json_object_object_get(node, m[i].key));
+            rep =
+                json_fix(buf, len, &vp, json_object_object_get(node, m[i].key));
             if (rep != NULL) {
                 json_object_object_add(node, m[i].key, rep);
             }

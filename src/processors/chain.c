@@ -40,7 +40,8 @@
 #include "core/mem.h"
 #include "chain.h"
 
-#define CHAIN_ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
+#define CHAIN_ZEROS                                                            \
+    "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct chain {
     struct chain *next;
@@ -309,9 +310,8 @@ chain_put_peer(struct as_buf *b, const struct as_peer *p)
         (rc = as_jcs_int64(b, p->pid)) != 0 ||
         (rc = CHAIN_PUT(b, ",\"uid\":")) != 0 ||
         (rc = as_jcs_int64(b, p->uid)) != 0 ||
-        (p->unit != NULL &&
-         (rc = CHAIN_PUT_STR(b, ",\"unit\":", p->unit, strlen(p->unit))) !=
-             0)) {
+        (p->unit != NULL && (rc = CHAIN_PUT_STR(b, ",\"unit\":", p->unit,
+                                                strlen(p->unit))) != 0)) {
         return rc;
     }
     return as_buf_putc(b, '}');
@@ -357,8 +357,7 @@ chain_member(struct as_chainset *cs, const struct as_record *r,
         }
         at->hash_at = b->len - 1;
     }
-    if ((rc = CHAIN_PUT_STR(b, "\"host\":", cs->host, strlen(cs->host))) !=
-            0 ||
+    if ((rc = CHAIN_PUT_STR(b, "\"host\":", cs->host, strlen(cs->host))) != 0 ||
         (rc = CHAIN_PUT_STR(b, ",\"input\":", r->input, strlen(r->input))) !=
             0 ||
         (r->peer.valid && (rc = chain_put_peer(b, &r->peer)) != 0) ||
@@ -378,9 +377,8 @@ chain_member(struct as_chainset *cs, const struct as_record *r,
         }
         at->sig_at = b->len;
     }
-    if (r->source != NULL &&
-        (rc = CHAIN_PUT_STR(b, ",\"source\":", r->source, strlen(r->source))) !=
-            0) {
+    if (r->source != NULL && (rc = CHAIN_PUT_STR(b, ",\"source\":", r->source,
+                                                 strlen(r->source))) != 0) {
         return rc;
     }
     if ((rc = as_buf_putc(b, '}')) != 0) {
@@ -498,8 +496,7 @@ chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
         /* Best effort: a line over line.max fails below anyway. */
         (void) as_buf_reserve(&r->line, cs->line_hint);
     }
-    if ((rc = as_jcs_write_gap(&r->line, obj, "auditship", &gap, &sep)) !=
-            0 ||
+    if ((rc = as_jcs_write_gap(&r->line, obj, "auditship", &gap, &sep)) != 0 ||
         (rc = chain_member(cs, r, c, epoch, prev, seq, sep, &at)) != 0) {
         goto fail;
     }
@@ -601,12 +598,10 @@ as_chain_checkpoint(struct as_chainset *cs, const char *input,
     as_format_time(r->received_ns, ts);
     obj = json_object_new_object();
     json_object_object_add(obj, "actor_id", json_object_new_string("system"));
-    json_object_object_add(obj, "actor_type",
-                           json_object_new_string("system"));
+    json_object_object_add(obj, "actor_type", json_object_new_string("system"));
     json_object_object_add(obj, "action",
                            json_object_new_string("auditship.checkpoint"));
-    json_object_object_add(obj, "target_type",
-                           json_object_new_string("chain"));
+    json_object_object_add(obj, "target_type", json_object_new_string("chain"));
     json_object_object_add(obj, "target_id", json_object_new_string(id));
     json_object_object_add(obj, "created_at", json_object_new_string(ts));
     meta = json_object_new_object();

@@ -79,8 +79,8 @@ validate_rfc3339(const char *s)
     hour = (s[11] - '0') * 10 + (s[12] - '0');
     min = (s[14] - '0') * 10 + (s[15] - '0');
     sec = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 ||
-        min > 59 || sec > 60) {
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+        sec > 60) {
         return 0;
     }
     s += 19;
@@ -96,8 +96,8 @@ validate_rfc3339(const char *s)
     if ((*s == 'Z' || *s == 'z') && s[1] == '\0') {
         return 1;
     }
-    if ((*s == '+' || *s == '-') && validate_digits(s + 1, 2) &&
-        s[3] == ':' && validate_digits(s + 4, 2) && s[6] == '\0') {
+    if ((*s == '+' || *s == '-') && validate_digits(s + 1, 2) && s[3] == ':' &&
+        validate_digits(s + 4, 2) && s[6] == '\0') {
         return (s[1] - '0') * 10 + (s[2] - '0') <= 23 &&
                (s[4] - '0') * 10 + (s[5] - '0') <= 59;
     }
@@ -107,9 +107,8 @@ validate_rfc3339(const char *s)
 int
 as_validate_audit(struct json_object *obj, char *why, size_t why_len)
 {
-    static const char *const required[] = {"actor_id", "actor_type",
-                                           "action", "target_type",
-                                           "target_id"};
+    static const char *const required[] = {"actor_id", "actor_type", "action",
+                                           "target_type", "target_id"};
     const char *v[AS_ARRAY_SIZE(required)];
     struct json_object *m;
     int present;
@@ -122,8 +121,9 @@ as_validate_audit(struct json_object *obj, char *why, size_t why_len)
     for (size_t i = 0; i < AS_ARRAY_SIZE(required); i++) {
         v[i] = validate_string(obj, required[i], &present);
         if (v[i] == NULL) {
-            snprintf(why, why_len, present ? "%s must be a non-empty string"
-                                           : "missing required member %s",
+            snprintf(why, why_len,
+                     present ? "%s must be a non-empty string"
+                             : "missing required member %s",
                      required[i]);
             return AS_ERR_INVALID;
         }

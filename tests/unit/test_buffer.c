@@ -136,9 +136,8 @@ fx_open(struct fx *fx)
 {
     fx->nrec = 0;
     fx->closed = false;
-    assert_int_equal(as_buffer_open(&fx->loop, fx->dir, &fx->conf, &fx->hooks,
-                                    &fx->b),
-                     0);
+    assert_int_equal(
+        as_buffer_open(&fx->loop, fx->dir, &fx->conf, &fx->hooks, &fx->b), 0);
 }
 
 static void
@@ -194,7 +193,8 @@ fx_append_type(struct fx *fx, uint8_t type, const char *input, uint64_t seq,
     int n;
 
     memset(&r, 0, sizeof(r));
-    n = snprintf(payload, sizeof(payload), "ev-%06llu", (unsigned long long) seq);
+    n = snprintf(payload, sizeof(payload), "ev-%06llu",
+                 (unsigned long long) seq);
     if (size < (size_t) n) {
         size = (size_t) n;
     }
@@ -847,11 +847,10 @@ test_want_filter(void **state)
     r.type = AS_BREC_STATE;
     r.payload = "";
     for (uint64_t i = 1; i <= 40; i++) {
-        assert_int_equal(fx_append_type(fx,
-                                        i % 4 == 0 ? AS_BREC_DEADLETTER
-                                                   : AS_BREC_EVENT,
-                                        i % 2 ? "a" : "b", i, 10),
-                         0);
+        assert_int_equal(
+            fx_append_type(fx, i % 4 == 0 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
+                           i % 2 ? "a" : "b", i, 10),
+            0);
         assert_int_equal(as_buffer_append(fx->b, &r), 0);
     }
     fx_run(fx);
@@ -862,8 +861,7 @@ test_want_filter(void **state)
     for (size_t i = 0; i < rb.n; i++) {
         assert_int_equal(rb.recs[i].seq % 2, 1);
     }
-    assert_int_equal(as_cursor_read(c, 1000, 1 << 20, fx_want_a, NULL, &rb),
-                     0);
+    assert_int_equal(as_cursor_read(c, 1000, 1 << 20, fx_want_a, NULL, &rb), 0);
     as_cursor_rewind(c);
     /* Without a filter: events and dead letters, never state. */
     assert_int_equal(as_cursor_read(c, 1000, 1 << 20, NULL, NULL, &rb), 40);
@@ -1059,9 +1057,8 @@ test_encode_bounds(void **state)
     n = as__frame_size(&r);
     assert_true(n > 0 && n < sizeof(buf));
     as__frame_encode(buf, &r, n);
-    assert_int_equal(as__brec_decode(buf + AS__FRAME_HDR, n - AS__FRAME_HDR,
-                                     &out),
-                     0);
+    assert_int_equal(
+        as__brec_decode(buf + AS__FRAME_HDR, n - AS__FRAME_HDR, &out), 0);
     assert_string_equal(out.input, "x");
     assert_string_equal(out.source, "");
     assert_false(out.has_pos);
@@ -1072,9 +1069,9 @@ test_encode_bounds(void **state)
                          AS_ERR_CORRUPT);
     }
     buf[AS__FRAME_HDR] = 9; /* unknown version */
-    assert_int_equal(as__brec_decode(buf + AS__FRAME_HDR, n - AS__FRAME_HDR,
-                                     &out),
-                     AS_ERR_CORRUPT);
+    assert_int_equal(
+        as__brec_decode(buf + AS__FRAME_HDR, n - AS__FRAME_HDR, &out),
+        AS_ERR_CORRUPT);
 }
 
 int

@@ -42,7 +42,8 @@ static const char event[] =
     "\"flagKey\":\"feature-17\",\"updates\":{\"enabled\":true,"
     "\"rolloutPercentage\":42}},\"ip_address\":\"203.0.113.7\","
     "\"user_agent\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
-    "Gecko/20100101 Firefox/128.0\",\"created_at\":\"2026-01-28T09:00:00.123Z\"}";
+    "Gecko/20100101 "
+    "Firefox/128.0\",\"created_at\":\"2026-01-28T09:00:00.123Z\"}";
 
 static char keydir[64];
 
@@ -153,8 +154,7 @@ check_sealed(struct as_record *r)
     struct as_error err;
 
     assert_false(json_object_object_get_ex(r->obj, "auditship", NULL));
-    assert_int_equal(as_parse_json(r->line.data, r->line.len, &back, &err),
-                     0);
+    assert_int_equal(as_parse_json(r->line.data, r->line.len, &back, &err), 0);
     assert_int_equal(as_jcs_write(&b, back), 0);
     assert_int_equal(b.len, r->line.len);
     assert_memory_equal(b.data, r->line.data, b.len);
@@ -206,8 +206,7 @@ test_link(void **state)
     assert_string_equal(json_object_get_string(as_member(r1, "prev")), ZEROS);
     assert_string_equal(json_object_get_string(as_member(r1, "chain")),
                         "host1/app");
-    assert_string_equal(json_object_get_string(as_member(r1, "host")),
-                        "host1");
+    assert_string_equal(json_object_get_string(as_member(r1, "host")), "host1");
     assert_string_equal(json_object_get_string(as_member(r1, "input")), "app");
     assert_string_equal(json_object_get_string(as_member(r1, "source")),
                         "/var/log/app/audit.ndjson");
@@ -264,16 +263,15 @@ test_client_auditship(void **state)
     check_sealed(a);
     assert_int_equal(a->seq, 1);
     assert_true(json_object_object_get_ex(parse_line(a), "metadata", &m));
-    assert_int_equal(
-        json_object_get_int(json_object_object_get(
-            json_object_object_get(m, "client_auditship"), "seq")),
-        99);
+    assert_int_equal(json_object_get_int(json_object_object_get(
+                         json_object_object_get(m, "client_auditship"), "seq")),
+                     99);
     assert_int_equal(json_object_get_int64(as_member(a, "seq")), 1);
 
     assert_int_equal(as_chain_seal(cs, b, true), 0);
     check_sealed(b);
-    assert_non_null(strstr(b->line.data,
-                           "\"metadata\":{\"client_auditship\":\"x\",\"k\":1}"));
+    assert_non_null(strstr(
+        b->line.data, "\"metadata\":{\"client_auditship\":\"x\",\"k\":1}"));
     assert_int_equal(as_chain_seal(cs, c, true), 0);
     check_sealed(c);
     assert_non_null(strstr(c->line.data, "\"client_auditship\":[1],"));
@@ -331,8 +329,8 @@ test_failure_and_restore(void **state)
     assert_int_equal(as_chain_seal(cs, b, true), 0);
     assert_int_equal(b->seq, 2);
     assert_string_equal(json_object_get_string(as_member(b, "prev")), a->hash);
-    as_chainset_restore(cs, "host1/app", "0123456789abcdef0123456789abcdef",
-                        41, a->hash);
+    as_chainset_restore(cs, "host1/app", "0123456789abcdef0123456789abcdef", 41,
+                        a->hash);
     assert_int_equal(as_chain_seal(cs, c, true), 0);
     assert_int_equal(c->seq, 42);
     assert_string_equal(c->epoch, "0123456789abcdef0123456789abcdef");
@@ -385,8 +383,7 @@ test_checkpoint(void **state)
     check_sealed(cp);
     assert_true(cp->flags & AS_REC_CHECKPOINT);
     assert_int_equal(cp->seq, 2);
-    assert_string_equal(json_object_get_string(as_member(cp, "prev")),
-                        a->hash);
+    assert_string_equal(json_object_get_string(as_member(cp, "prev")), a->hash);
     line = parse_line(cp);
     assert_string_equal(
         json_object_get_string(json_object_object_get(line, "action")),
@@ -399,10 +396,11 @@ test_checkpoint(void **state)
         json_object_get_int(json_object_object_get(meta, "records")), 1);
     sig = as_member(cp, "signature");
     assert_non_null(sig);
-    assert_int_equal(EVP_DecodeBlock(raw, (const unsigned char *)
-                                              json_object_get_string(sig),
-                                     json_object_get_string_len(sig)),
-                     66); /* 64 bytes + base64 padding */
+    assert_int_equal(
+        EVP_DecodeBlock(raw,
+                        (const unsigned char *) json_object_get_string(sig),
+                        json_object_get_string_len(sig)),
+        66); /* 64 bytes + base64 padding */
     f = fopen(pub, "r");
     assert_non_null(f);
     pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
@@ -410,26 +408,25 @@ test_checkpoint(void **state)
     assert_non_null(pk);
     ctx = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk), 1);
-    assert_int_equal(EVP_DigestVerify(ctx, raw, 64,
-                                      (const unsigned char *) cp->hash, 64),
-                     1);
+    assert_int_equal(
+        EVP_DigestVerify(ctx, raw, 64, (const unsigned char *) cp->hash, 64),
+        1);
     EVP_MD_CTX_free(ctx);
     ctx = EVP_MD_CTX_new();
     raw[0] ^= 1;
     assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk), 1);
-    assert_int_not_equal(EVP_DigestVerify(ctx, raw, 64,
-                                          (const unsigned char *) cp->hash,
-                                          64),
-                         1);
+    assert_int_not_equal(
+        EVP_DigestVerify(ctx, raw, 64, (const unsigned char *) cp->hash, 64),
+        1);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pk);
     /* An idle interval is sealed too: records 0, seq continues. */
     assert_int_equal(as_chain_checkpoint(cs, "app", &cp2), 0);
     assert_int_equal(cp2->seq, 3);
-    assert_int_equal(json_object_get_int(json_object_object_get(
-                         json_object_object_get(parse_line(cp2), "metadata"),
-                         "records")),
-                     0);
+    assert_int_equal(
+        json_object_get_int(json_object_object_get(
+            json_object_object_get(parse_line(cp2), "metadata"), "records")),
+        0);
     as_record_free(a);
     as_record_free(cp);
     as_record_free(cp2);
@@ -493,20 +490,49 @@ gen_pick(size_t n)
 
 /* Member names on either side of "auditship" in UTF-16 order. */
 static const char *const gen_before[] = {
-    "", "A", "Auditship", "a", "action", "actor_id", "audit", "auditsh",
-    "auditshi", "auditshio", "a\"b", "a\\b", "\n", "auditshiP",
+    "",         "A",     "Auditship", "a",         "action",
+    "actor_id", "audit", "auditsh",   "auditshi",  "auditshio",
+    "a\"b",     "a\\b",  "\n",        "auditshiP",
 };
 static const char *const gen_after[] = {
-    "auditship0", "auditshipz", "auditship ", "auditshiq",
-    "auditshi\xf0\x9f\x98\x80", "auditshi\xee\x80\x80", "a\xc3\xbc" "dit",
-    "\xf0\x9f\x98\x80", "\xee\x80\x80", "\xef\xbf\xbd", "b", "metadata", "zz",
-    "\xf0\x9f\x98\x80z", "auditshipauditship",
+    "auditship0",
+    "auditshipz",
+    "auditship ",
+    "auditshiq",
+    "auditshi\xf0\x9f\x98\x80",
+    "auditshi\xee\x80\x80",
+    "a\xc3\xbc"
+    "dit",
+    "\xf0\x9f\x98\x80",
+    "\xee\x80\x80",
+    "\xef\xbf\xbd",
+    "b",
+    "metadata",
+    "zz",
+    "\xf0\x9f\x98\x80z",
+    "auditshipauditship",
 };
 /* Pieces of generated strings: escapes, UTF-8 of every length. */
 static const char *const gen_pieces[] = {
-    "a", "Z", "0", " ", "/", "\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f",
-    "\xc3\xa9", "\xe2\x82\xac", "\xee\x80\x80", "\xef\xbf\xbd",
-    "\xf0\x9f\x98\x80", "<", "\\u0041",
+    "a",
+    "Z",
+    "0",
+    " ",
+    "/",
+    "\"",
+    "\\",
+    "\n",
+    "\t",
+    "\x01",
+    "\x1f",
+    "\x7f",
+    "\xc3\xa9",
+    "\xe2\x82\xac",
+    "\xee\x80\x80",
+    "\xef\xbf\xbd",
+    "\xf0\x9f\x98\x80",
+    "<",
+    "\\u0041",
 };
 
 #define GEN_NPIECES (sizeof(gen_pieces) / sizeof(gen_pieces[0]))
@@ -693,10 +719,10 @@ gen_check(struct as_record *r, const char *host, bool checkpoint)
         prev = gen_prev(r->chain);
     }
     assert_int_equal(json_object_deep_copy(r->obj, &full, NULL), 0);
-    json_object_object_add(full, "auditship",
-                           ref_member(r, host, prev,
-                                      sig != NULL ? json_object_get_string(sig)
-                                                  : NULL));
+    json_object_object_add(
+        full, "auditship",
+        ref_member(r, host, prev,
+                   sig != NULL ? json_object_get_string(sig) : NULL));
     assert_int_equal(as_jcs_write(&b, full), 0);
     assert_int_equal(b.len, r->line.len);
     assert_memory_equal(b.data, r->line.data, b.len);
@@ -788,8 +814,9 @@ test_member_place(void **state)
         {"{}", "{\"auditship\":{", "}}"},
         {"{\"a\":1}", "{\"a\":1,\"auditship\":{", "}}"},
         {"{\"b\":1}", "{\"auditship\":{", "},\"b\":1}"},
-        {"{\"auditsh\":1,\"a\\u00fcdit\":2}",
-         "{\"auditsh\":1,\"auditship\":{", "},\"a\xc3\xbc" "dit\":2}"},
+        {"{\"auditsh\":1,\"a\\u00fcdit\":2}", "{\"auditsh\":1,\"auditship\":{",
+         "},\"a\xc3\xbc"
+         "dit\":2}"},
         {"{\"auditshipz\":1,\"\\ud83d\\ude00\":2,\"\\ue000\":3}",
          "{\"auditship\":{",
          "},\"auditshipz\":1,\"\xf0\x9f\x98\x80\":2,\"\xee\x80\x80\":3}"},
@@ -831,8 +858,7 @@ test_member_place(void **state)
                                  strlen(cases[i].line_start)),
                          0);
         assert_true(r->line.len > el);
-        assert_string_equal(r->line.data + r->line.len - el,
-                            cases[i].line_end);
+        assert_string_equal(r->line.data + r->line.len - el, cases[i].line_end);
         as_record_free(r);
     }
     as_chainset_free(cs);
@@ -859,10 +885,12 @@ test_speed(void **state)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ns = ((double) (t1.tv_sec - t0.tv_sec) * 1e9 +
-          (double) (t1.tv_nsec - t0.tv_nsec)) / n;
+          (double) (t1.tv_nsec - t0.tv_nsec)) /
+         n;
     /* Informational only: timing is never asserted. */
     printf("# as_chain_seal (incl. deep copy of the event): %.0f ns per "
-           "%zu-byte event\n", ns, strlen(event));
+           "%zu-byte event\n",
+           ns, strlen(event));
     assert_int_equal(r->seq, (uint64_t) n);
     check_sealed(r);
     json_object_put(orig);

@@ -233,7 +233,8 @@ static const char bench_event[] =
     "\"updates\":{\"enabled\":true,\"rolloutPercentage\":42},"
     "\"adminUserId\":\"user_01234\"},\"ip_address\":\"203.0.113.7\","
     "\"user_agent\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
-    "Gecko/20100101 Firefox/128.0\",\"created_at\":\"2026-01-28T09:00:00.123Z\"}";
+    "Gecko/20100101 "
+    "Firefox/128.0\",\"created_at\":\"2026-01-28T09:00:00.123Z\"}";
 
 static void
 test_speed(void **state)
@@ -255,14 +256,17 @@ test_speed(void **state)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ns = ((double) (t1.tv_sec - t0.tv_sec) * 1e9 +
-          (double) (t1.tv_nsec - t0.tv_nsec)) / n;
+          (double) (t1.tv_nsec - t0.tv_nsec)) /
+         n;
     /* Informational only: timing is never asserted. */
     printf("# as_jcs_write: %.0f ns per %zu-byte event\n", ns,
            strlen(bench_event));
     /* Same members, sorted, no whitespace: same length as the input. */
     assert_int_equal(b.len, strlen(bench_event));
-    assert_memory_equal(b.data, "{\"action\":\"flag_schedule.created\","
-                        "\"actor_id\"", 44);
+    assert_memory_equal(b.data,
+                        "{\"action\":\"flag_schedule.created\","
+                        "\"actor_id\"",
+                        44);
     as_buf_free(&b);
     json_object_put(o);
 }

@@ -115,8 +115,8 @@ test_suite(void **state)
             }
             n++;
         } else {
-            printf("# %s: %s%s\n", de->d_name, r == 0 ? "accepted" : "rejected: ",
-                   r == 0 ? "" : err.msg);
+            printf("# %s: %s%s\n", de->d_name,
+                   r == 0 ? "accepted" : "rejected: ", r == 0 ? "" : err.msg);
             r == 0 ? iacc++ : irej++;
         }
         json_object_put(o);
@@ -124,7 +124,8 @@ test_suite(void **state)
     }
     closedir(d);
     printf("# JSONTestSuite: %d y_ accepted, %d n_ rejected, i_: %d accepted, "
-           "%d rejected\n", y, n, iacc, irej);
+           "%d rejected\n",
+           y, n, iacc, irej);
     assert_int_equal(bad, 0);
     assert_true(y > 90);
     assert_true(n > 180);
@@ -135,17 +136,13 @@ test_big_ints(void **state)
 {
     (void) state;
     /* 64-bit values keep every digit. */
-    assert_string_equal(canons("18446744073709551615"),
-                        "18446744073709551615");
-    assert_string_equal(canons("-9223372036854775808"),
-                        "-9223372036854775808");
+    assert_string_equal(canons("18446744073709551615"), "18446744073709551615");
+    assert_string_equal(canons("-9223372036854775808"), "-9223372036854775808");
     assert_string_equal(canons("9223372036854775807"), "9223372036854775807");
     assert_string_equal(canons("9223372036854775808"), "9223372036854775808");
     /* Beyond 64 bits: a double, not json-c's saturated value. */
-    assert_string_equal(canons("18446744073709551616"),
-                        "18446744073709552000");
-    assert_string_equal(canons("-9223372036854775809"),
-                        "-9223372036854776000");
+    assert_string_equal(canons("18446744073709551616"), "18446744073709552000");
+    assert_string_equal(canons("-9223372036854775809"), "-9223372036854776000");
     assert_string_equal(canons("[1, 100000000000000000000000, 2]"),
                         "[1,1e+23,2]");
     assert_string_equal(canons("{\"a\":123456789012345678901234567890}"),
@@ -247,7 +244,8 @@ test_mutations(void **state)
     const char *shared = getenv("AS_SHARED");
     static const char extra[] =
         "{\"a\":[99999999999999999999,{\"b\":-99999999999999999999}],"
-        "\"a\":{\"c\":123456789012345678901234567890,\"d\":\"\\ud83d\\ude00\"}}";
+        "\"a\":{\"c\":123456789012345678901234567890,\"d\":\"\\ud83d\\ude00\"}"
+        "}";
     char dir[1024], path[2048];
     unsigned seed = 12345;
     DIR *d;
@@ -278,7 +276,8 @@ test_mutations(void **state)
             assert_non_null(m);
             memcpy(m, src, n);
             if (n > 0) {
-                static const char pool[] = "{}[]\",:\\u0123456789eE.-+ \xc3\xa9\x80\x00";
+                static const char pool[] =
+                    "{}[]\",:\\u0123456789eE.-+ \xc3\xa9\x80\x00";
 
                 seed = seed * 1103515245u + 12345u;
                 m[(seed >> 8) % n] = pool[(seed >> 20) % (sizeof(pool) - 1)];
@@ -313,10 +312,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_suite),
-        cmocka_unit_test(test_big_ints),
-        cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_suite),     cmocka_unit_test(test_big_ints),
+        cmocka_unit_test(test_strings),   cmocka_unit_test(test_structure),
         cmocka_unit_test(test_mutations),
     };
 

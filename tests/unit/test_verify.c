@@ -122,8 +122,8 @@ static void
 test_malformed(void **state)
 {
     static const char *bad[] = {
-        "\"seq\":\"1\"", "\"seq\":0", "\"seq\":1.5", "\"hash\":\"abc\"",
-        "\"hash\":\"ZZ\"", "\"prev\":null",
+        "\"seq\":\"1\"",    "\"seq\":0",       "\"seq\":1.5",
+        "\"hash\":\"abc\"", "\"hash\":\"ZZ\"", "\"prev\":null",
     };
     char path[128], out[2048];
 
@@ -133,9 +133,10 @@ test_malformed(void **state)
         FILE *f = fopen(path, "w");
 
         assert_non_null(f);
-        fprintf(f, "{\"auditship\":{\"chain\":\"c\",\"epoch\":"
-                   "\"0123456789abcdef0123456789abcdef\",\"seq\":1,"
-                   "\"prev\":\"%064d\",\"hash\":\"%064d\",%s}}\n",
+        fprintf(f,
+                "{\"auditship\":{\"chain\":\"c\",\"epoch\":"
+                "\"0123456789abcdef0123456789abcdef\",\"seq\":1,"
+                "\"prev\":\"%064d\",\"hash\":\"%064d\",%s}}\n",
                 0, 0, bad[k]);
         fclose(f);
         /* The later duplicate member name wins (json.c), so each case
