@@ -255,6 +255,15 @@ scrub_build_filter(struct as_scrub *s)
 }
 
 /* Compiles one pattern into s->det[s->n_det]; err names it on failure. */
+/* false when the environment asks for no JIT (AS_PCRE2_JIT=0). */
+static bool
+scrub_jit_wanted(void)
+{
+    const char *v = getenv("AS_PCRE2_JIT");
+
+    return v == NULL || strcmp(v, "0") != 0;
+}
+
 static int
 scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
               const struct as__scrub_builtin *b, const char *key,
@@ -281,8 +290,13 @@ scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
                      key, name, (const char *) msg, (size_t) off);
         return AS_ERR_CONFIG;
     }
-    /* Without JIT support pcre2_match interprets: slower, still correct. */
-    d->jit = pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE) == 0;
+    /*
+     * Without JIT support pcre2_match interprets: slower, still correct.
+     * AS_PCRE2_JIT=0 turns JIT off on purpose: valgrind cannot follow JIT
+     * code and reports its vector reads as errors (scripts/memcheck).
+     */
+    d->jit =
+        scrub_jit_wanted() && pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE) == 0;
     num = pcre2_substring_number_from_name(d->re, (PCRE2_SPTR) "s");
     d->s_group = num > 0 ? num : -1;
     num = pcre2_substring_number_from_name(d->re, (PCRE2_SPTR) "t");
