@@ -19,27 +19,7 @@
 #include "core/error.h"
 #include "core/jcs.h"
 #include "parsers/json.h"
-
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *data;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    data = malloc((size_t) n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t) n, f), (size_t) n);
-    data[n] = '\0';
-    fclose(f);
-    *len = (size_t) n;
-    return data;
-}
+#include "testutil.h"
 
 static void
 test_rfc8785_vectors(void **state)
@@ -66,10 +46,10 @@ test_rfc8785_vectors(void **state)
             continue;
         }
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        in = read_file(path, &inlen);
+        in = as_test_read_file(path, &inlen);
         snprintf(path, sizeof(path), "%s/testdata/jcs/output/%s", shared,
                  de->d_name);
-        want = read_file(path, &wantlen);
+        want = as_test_read_file(path, &wantlen);
         /* The output files end without a newline; tolerate one. */
         while (wantlen > 0 && want[wantlen - 1] == '\n') {
             wantlen--;

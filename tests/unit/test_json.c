@@ -18,27 +18,7 @@
 #include "core/error.h"
 #include "core/jcs.h"
 #include "parsers/json.h"
-
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *data;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    data = malloc((size_t) n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t) n, f), (size_t) n);
-    data[n] = '\0';
-    fclose(f);
-    *len = (size_t) n;
-    return data;
-}
+#include "testutil.h"
 
 /* Parses s and returns its JCS form (static buffer), or NULL + err. */
 static const char *
@@ -94,7 +74,7 @@ test_suite(void **state)
             continue;
         }
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        data = read_file(path, &len);
+        data = as_test_read_file(path, &len);
         as_error_clear(&err);
         r = as_parse_json(data, len, &o, &err);
         if (de->d_name[0] == 'y') {
@@ -265,7 +245,7 @@ test_mutations(void **state)
             continue;
         }
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        data = read_file(path, &len);
+        data = as_test_read_file(path, &len);
         for (int k = 0; k < 40; k++) {
             const char *src = k < 20 ? data : extra;
             size_t n = k < 20 ? len : sizeof(extra) - 1;

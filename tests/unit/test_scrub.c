@@ -28,6 +28,7 @@
 #include "core/mem.h"
 #include "core/record.h"
 #include "processors/scrub.h"
+#include "testutil.h"
 
 #define RED "[REDACTED]"
 
@@ -578,25 +579,6 @@ test_invalid_records(void **state)
     as_scrub_free(s);
 }
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t) n + 1);
-    assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-    fclose(f);
-    return buf;
-}
-
 static void
 test_names_documented(void **state)
 {
@@ -608,7 +590,7 @@ test_names_documented(void **state)
     (void) state;
     snprintf(path, sizeof(path), "%s/docs/SCRUBBING.md",
              top != NULL ? top : "..");
-    doc = slurp(path);
+    doc = as_test_read_file(path, NULL);
     assert_non_null(doc);
     for (size_t i = 0; names[i] != NULL; i++) {
         char cell[80];
