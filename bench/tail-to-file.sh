@@ -42,16 +42,39 @@ EOC
 t0=$(date +%s.%N)
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
 pid=$!
-while :; do
-    got=$(cat "$work/out/audit.ndjson" 2>/dev/null | wc -l)
-    [ "$got" -ge "$n" ] && break
-    kill -0 $pid 2>/dev/null || { echo "agent died" >&2; cat "$work/agent.log" >&2; exit 1; }
-    sleep 0.05
-done
+# Count the output's lines incrementally: re-reading the whole growing file
+# on every poll would take a CPU from the agent on a 2-core machine.
+python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died" >&2; cat "$work/agent.log" >&2; exit 1; }
+import os, sys, time
+path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+f, got = None, 0
+while got < n:
+    if f is None:
+        try:
+            f = open(path, 'rb', buffering=0)
+        except FileNotFoundError:
+            pass
+    if f is not None:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            got += b.count(b'\n')
+    if got >= n:
+        break
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.05)
+EOW
 t1=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
 hz=$(getconf CLK_TCK)
+threads=$(for t in /proc/$pid/task/*; do
+    awk -v hz="$hz" '{ sub(/^[0-9]+ \(/, ""); name = $0; sub(/\).*/, "", name); sub(/^[^)]*\) /, "");
+        printf "%s=%.2fs ", name, ($12 + $13) / hz }' "$t/stat"; done)
 kill -TERM $pid
 wait $pid || true
 python3 - "$n" "$t0" "$t1" "$ticks" "$hz" "$hwm" "$bytes" "$fsync" <<'EOP'
@@ -62,3 +85,4 @@ print(f"tail->file fsync={fsync}: {n} events ({int(size)/n:.0f} B each) in {el:.
       f"{n/el:,.0f} events/s, CPU {cpu:.2f} s ({cpu/n*1e6:.2f} us/event), "
       f"peak RSS {int(hwm)/1024:.1f} MiB")
 EOP
+echo "per thread (CPU s): $threads"
