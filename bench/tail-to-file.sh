@@ -14,7 +14,7 @@ fsync=${2:-batch}
 bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 cache=/tmp/auditship-bench-events-$n.ndjson
 [ -s "$cache" ] || python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache"
 mkdir -p "$work/in"

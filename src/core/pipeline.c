@@ -5,7 +5,8 @@
  * Owns: the buffer, the chain set, the scrubber, every input and output
  * instance (struct pipe_input / pipe_output), the internal dead-letter sink
  * (a file output on state_dir/deadletter.ndjson reading only dead-letter
- * records), and the position table (last offset per input and source).
+ * records), the position table (last offset per input and source), and the
+ * processing jobs with their worker threads (see "the emit path").
  *
  * Invariants:
  * - Every byte an input emits ends in the buffer as an event, a dead-letter
@@ -31,6 +32,7 @@
 #include "core/mem.h"
 #include "core/pipeline.h"
 #include "core/stage.h"
+#include "core/workq.h"
 #include "parsers/json.h"
 #include "processors/chain.h"
 #include "processors/scrub.h"
@@ -109,6 +111,16 @@ struct as_pipeline {
     void *done_arg;
     int phase; /* enum pipe_phase */
     bool timers_init;
+    uv_check_t check; /* dispatches the open job once per loop iteration */
+    struct as_workq *wq;
+    /* Jobs (see "the emit path"). */
+    struct pipe_job *open;                  /* lines being collected */
+    struct pipe_job *jobs_head, *jobs_tail; /* in flight, in order */
+    size_t jobs_inflight;
+    struct pipe_job *jobs_free; /* cache, with their scrubber clones */
+    size_t n_jobs_free;
+    bool inputs_paused;
+    struct as_record rec; /* the line being committed */
     bool reloading;
     /* reload */
     const struct as_config *next_conf;
@@ -130,6 +142,7 @@ enum pipe_phase {
 
 static void pipe_kick(struct pipe_output *po);
 static void pipe_stop_step(struct as_pipeline *p);
+static void pipe_update_pause(struct as_pipeline *p);
 
 /* ---- positions ---- */
 
@@ -266,24 +279,81 @@ pipe_full_cb(void *arg, bool full)
     as_log(full ? AS_LOG_WARN : AS_LOG_INFO, "buffer", "%s",
            full ? "buffer full: inputs paused"
                 : "buffer has room again: inputs resumed");
-    if (p->conf->buffer.when_full != AS_WHEN_FULL_BLOCK && full) {
-        return;
-    }
-    for (size_t i = 0; i < p->st.n_inputs; i++) {
-        struct pipe_input *pi = p->st.inputs[i];
-
-        if (!pi->started || pi->stopped) {
-            continue;
-        }
-        if (full && pi->in.ops->pause != NULL) {
-            pi->in.ops->pause(&pi->in);
-        } else if (!full && pi->in.ops->resume != NULL) {
-            pi->in.ops->resume(&pi->in);
-        }
-    }
+    pipe_update_pause(p);
 }
 
-/* ---- the emit path ---- */
+/* ---- the emit path ----
+ *
+ * Inputs emit on the loop thread; their lines are copied into a job (one
+ * input, up to PIPE_JOB_LINES lines or PIPE_JOB_BYTES bytes, closed early at
+ * the end of each loop iteration).  Jobs run on the pipeline's own worker
+ * threads (as_workq: one per CPU, so that they never queue behind the
+ * buffer's and the outputs' disk I/O on the libuv pool), several at a time:
+ * decode, validate, enrich, scrub, and the canonical form of the
+ * record without its `auditship` member (as_chain_prepare) need no shared
+ * state.  Jobs are committed on the loop thread in the order they were made:
+ * each line is linked into its chain (as_chain_finish), appended to the
+ * buffer and its position noted, so the buffer holds lines in input order
+ * and chains, counters and positions are touched by one thread only.
+ * Inputs are paused while PIPE_JOBS_MAX jobs are in flight.
+ */
+
+#define PIPE_JOB_LINES 128
+#define PIPE_JOB_BYTES (64 * 1024)
+#define PIPE_JOBS_MAX  8
+
+enum pipe_line_kind {
+    PIPE_LINE_EVENT,
+    PIPE_LINE_FORGET, /* as_input.forget, kept in order with the lines */
+};
+
+enum pipe_line_status {
+    PIPE_LINE_OK,
+    PIPE_LINE_DROP, /* invalid, on_invalid: drop */
+    PIPE_LINE_FAIL, /* cannot be written even as an invalid record */
+};
+
+struct pipe_line {
+    int kind;   /* enum pipe_line_kind */
+    size_t off; /* bytes in job->in */
+    size_t len;
+    unsigned flags; /* AS_EMIT_* */
+    uint32_t src;   /* index in job->srcs */
+    bool has_pos;
+    struct as_srcpos pos;
+    int64_t received_ns;
+    /* Results, written by the worker. */
+    int status;            /* enum pipe_line_status */
+    bool invalid, recanon; /* failed decode/validation; canonical form */
+    unsigned rflags;       /* AS_REC_* */
+    unsigned redacted;
+    size_t out_off, out_len; /* record without `auditship`, in job->out */
+    size_t gap;
+    int gap_sep;
+    size_t err_off, err_len; /* why it is invalid, in job->out */
+};
+
+struct pipe_src {
+    char *source; /* NULL when the input gave none */
+    struct as_peer peer;
+};
+
+struct pipe_job {
+    struct as_work w; /* first: the job is its work item */
+    struct as_pipeline *p;
+    struct pipe_input *pi;
+    struct pipe_job *next;
+    struct as_scrub *scrub; /* a clone of p->scrub, for this job only */
+    struct as_buf in, out;
+    struct pipe_line *lines;
+    size_t n, cap;
+    struct pipe_src *srcs;
+    size_t n_srcs, cap_srcs;
+    bool done;
+};
+
+static void pipe_job_dispatch(struct as_pipeline *p);
+static void pipe_job_done(struct as_work *w);
 
 static int
 pipe_parse_raw(const char *buf, size_t len, struct json_object **out,
@@ -354,7 +424,7 @@ pipe_append_record(struct as_pipeline *p, struct as_record *r)
 
 /*
  * Decodes and validates one event's bytes into r.  Returns 0 for a valid
- * event, 1 for an invalid one (r holds raw + error).
+ * event, 1 for an invalid one (r holds raw + error).  Runs on workers.
  */
 static int
 pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
@@ -394,54 +464,159 @@ pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
     return 0;
 }
 
+/* Clears what a record holds between two lines; keeps line's memory. */
 static void
-pipe_emit(struct as_input *in, const char *bytes, size_t len,
-          const struct as_srcinfo *src, unsigned flags)
+pipe_rec_clear(struct as_record *r)
 {
-    struct pipe_input *pi = in->core;
-    struct as_pipeline *p = pi->p;
-    const struct as_config *conf = p->conf;
-    struct as_record *r;
-    int rc;
+    json_object_put(r->obj);
+    r->obj = NULL;
+    free(r->error);
+    r->error = NULL;
+    r->flags = 0;
+    r->redacted = 0;
+    as_buf_reset(&r->line);
+}
 
-    pi->c.bytes += len;
-    r = as_record_new(in->id, src);
-    if (pipe_decode(pi, r, bytes, len, flags) != 0) {
-        pi->c.invalid++;
-        if ((flags & AS_EMIT_TRUNCATED) ||
+/* The worker half of one line: everything but the chain link. */
+static void
+pipe_work_line(struct pipe_job *job, struct as_record *r, struct pipe_line *l)
+{
+    const struct as_config *conf = job->p->conf;
+    const char *bytes = job->in.data + l->off;
+
+    pipe_rec_clear(r);
+    r->received_ns = l->received_ns;
+    if (pipe_decode(job->pi, r, bytes, l->len, l->flags) != 0) {
+        l->invalid = true;
+        if ((l->flags & AS_EMIT_TRUNCATED) ||
             conf->validate.on_invalid == AS_ON_INVALID_DEADLETTER) {
             r->flags |= AS_REC_DEADLETTER;
         } else if (conf->validate.on_invalid == AS_ON_INVALID_DROP) {
-            pi->c.dropped++;
-            if (as_ratelimit_ok(&pi->rl_drop, 10000)) {
-                as_slog_warn(in->prefix,
-                             "dropping invalid event (on_invalid: drop): %s "
-                             "(%llu dropped so far)",
-                             r->error != NULL ? r->error : "invalid",
-                             (unsigned long long) pi->c.dropped);
-            }
-            goto position_only;
+            l->status = PIPE_LINE_DROP;
+            goto error_text;
         }
     }
-    pi->c.received++;
-    as_scrub_record(p->scrub, r);
-    pi->c.redacted += r->redacted;
-    if (p->full && conf->buffer.when_full == AS_WHEN_FULL_DROP_NEWEST) {
+    as_scrub_record(job->scrub, r);
+    if (as_chain_prepare(r) != 0) {
+        /* A value canonical JSON cannot express: keep the raw bytes. */
+        l->recanon = true;
+        as_record_set_invalid(r, bytes, l->len,
+                              "value cannot be canonicalized");
+        r->flags |= AS_REC_DEADLETTER;
+        r->redacted = 0;
+        as_scrub_record(job->scrub, r);
+        if (as_chain_prepare(r) != 0) {
+            l->status = PIPE_LINE_FAIL;
+            return;
+        }
+    }
+    l->rflags = r->flags;
+    l->redacted = r->redacted;
+    l->gap = r->gap;
+    l->gap_sep = r->gap_sep;
+    l->out_off = job->out.len;
+    l->out_len = r->line.len;
+    as_buf_put(&job->out, r->line.data, r->line.len);
+    return;
+
+error_text:
+    if (r->error != NULL) {
+        l->err_off = job->out.len;
+        l->err_len = strlen(r->error);
+        as_buf_put(&job->out, r->error, l->err_len);
+    }
+}
+
+static void
+pipe_job_work(struct as_work *w)
+{
+    struct pipe_job *job = (struct pipe_job *) w;
+    struct as_record r;
+
+    memset(&r, 0, sizeof(r));
+    r.input = job->pi->in.id;
+    as_buf_init(&r.line, 0);
+    as_buf_reset(&job->out);
+    for (size_t i = 0; i < job->n; i++) {
+        if (job->lines[i].kind == PIPE_LINE_EVENT) {
+            pipe_work_line(job, &r, &job->lines[i]);
+        }
+    }
+    pipe_rec_clear(&r);
+    free(r.line.data);
+}
+
+/* The loop-thread half of one line: link, buffer, position, counters. */
+static void
+pipe_commit_line(struct pipe_job *job, const struct pipe_line *l)
+{
+    struct pipe_input *pi = job->pi;
+    struct as_pipeline *p = pi->p;
+    const struct as_config *conf = p->conf;
+    const struct pipe_src *s = &job->srcs[l->src];
+    struct as_record *r = &p->rec;
+    struct as_srcinfo src;
+
+    src.source = s->source;
+    src.has_pos = l->has_pos;
+    src.pos = l->pos;
+    src.peer = s->peer.valid ? &s->peer : NULL;
+    if (l->kind == PIPE_LINE_FORGET) {
+        pi->last = NULL;
+        pipe_pos_remove(p, pi->in.id, s->source, l->has_pos ? &l->pos : NULL);
+        return;
+    }
+    pi->c.bytes += l->len;
+    pi->c.invalid += (uint64_t) l->invalid + (uint64_t) l->recanon;
+    if (l->status == PIPE_LINE_DROP) {
         pi->c.dropped++;
-        if (as_ratelimit_ok(&p->st.outputs[0]->rl, 10000)) {
-            as_slog_warn(in->prefix, "buffer full: dropping newest events");
+        if (as_ratelimit_ok(&pi->rl_drop, 10000)) {
+            as_slog_warn(pi->in.prefix,
+                         "dropping invalid event (on_invalid: drop): %.*s "
+                         "(%llu dropped so far)",
+                         l->err_len > 0 ? (int) l->err_len : 7,
+                         l->err_len > 0 ? job->out.data + l->err_off
+                                        : "invalid",
+                         (unsigned long long) pi->c.dropped);
         }
         goto position_only;
     }
-    rc = as_chain_seal(p->chains, r, !(r->flags & AS_REC_DEADLETTER));
-    if (rc != 0) {
-        /* A value canonical JSON cannot express: keep the raw bytes. */
-        as_record_set_invalid(r, bytes, len, "value cannot be canonicalized");
+    pi->c.received++;
+    if (l->status == PIPE_LINE_FAIL) {
+        pi->c.dropped++;
+        goto position_only;
+    }
+    pi->c.redacted += l->redacted;
+    if (p->full && conf->buffer.when_full == AS_WHEN_FULL_DROP_NEWEST) {
+        pi->c.dropped++;
+        if (as_ratelimit_ok(&p->st.outputs[0]->rl, 10000)) {
+            as_slog_warn(pi->in.prefix, "buffer full: dropping newest events");
+        }
+        goto position_only;
+    }
+    /* p->rec borrows source and peer for this line only. */
+    r->input = pi->in.id;
+    r->source = s->source;
+    r->has_pos = l->has_pos;
+    r->pos = l->pos;
+    r->peer = s->peer;
+    r->received_ns = l->received_ns;
+    r->flags = l->rflags;
+    r->redacted = l->redacted;
+    as_buf_reset(&r->line);
+    as_buf_put(&r->line, job->out.data + l->out_off, l->out_len);
+    r->gap = l->gap;
+    r->gap_sep = l->gap_sep;
+    if (as_chain_finish(p->chains, r, !(r->flags & AS_REC_DEADLETTER)) != 0) {
+        as_record_set_invalid(r, job->in.data + l->off, l->len,
+                              "value cannot be canonicalized");
         r->flags |= AS_REC_DEADLETTER;
+        r->redacted = 0;
+        as_scrub_record(p->scrub, r);
         pi->c.invalid++;
         if (as_chain_seal(p->chains, r, false) != 0) {
             pi->c.dropped++;
-            goto position_only;
+            goto position_only_clear;
         }
     }
     if (r->flags & AS_REC_DEADLETTER) {
@@ -449,16 +624,284 @@ pipe_emit(struct as_input *in, const char *bytes, size_t len,
     }
     if (pipe_append_record(p, r) == AS_ERR_FULL) {
         pi->c.dropped++;
-        goto position_only;
+        goto position_only_clear;
     }
-    pipe_note_position(pi, src);
-    as_record_free(r);
+    pipe_note_position(pi, &src);
+    pipe_rec_clear(r);
+    r->source = NULL;
+    memset(&r->peer, 0, sizeof(r->peer));
     return;
 
+position_only_clear:
+    pipe_rec_clear(r);
+    r->source = NULL;
+    memset(&r->peer, 0, sizeof(r->peer));
 position_only:
-    pipe_append_position(pi, src);
-    pipe_note_position(pi, src);
-    as_record_free(r);
+    pipe_append_position(pi, &src);
+    pipe_note_position(pi, &src);
+}
+
+/* Pauses inputs while the buffer is full (when_full: block) or while too
+ * many jobs are in flight; resumes them when neither holds. */
+static void
+pipe_update_pause(struct as_pipeline *p)
+{
+    bool want = (p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK) ||
+                p->jobs_inflight >= PIPE_JOBS_MAX;
+
+    if (!want && p->inputs_paused && p->jobs_inflight > PIPE_JOBS_MAX / 2 &&
+        !(p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK)) {
+        want = true; /* hysteresis: resume once half the jobs are done */
+    }
+    if (want == p->inputs_paused) {
+        return;
+    }
+    p->inputs_paused = want;
+    for (size_t i = 0; i < p->st.n_inputs; i++) {
+        struct pipe_input *pi = p->st.inputs[i];
+
+        if (!pi->started || pi->stopped) {
+            continue;
+        }
+        if (want && pi->in.ops->pause != NULL) {
+            pi->in.ops->pause(&pi->in);
+        } else if (!want && pi->in.ops->resume != NULL) {
+            pi->in.ops->resume(&pi->in);
+        }
+    }
+}
+
+static void
+pipe_job_reset(struct pipe_job *job)
+{
+    for (size_t i = 0; i < job->n_srcs; i++) {
+        free(job->srcs[i].source);
+        free(job->srcs[i].peer.exe);
+        free(job->srcs[i].peer.unit);
+    }
+    job->n_srcs = 0;
+    job->n = 0;
+    job->done = false;
+    job->next = NULL;
+    job->pi = NULL;
+    as_buf_reset(&job->in);
+    as_buf_reset(&job->out);
+}
+
+static void
+pipe_job_free(struct pipe_job *job)
+{
+    if (job == NULL) {
+        return;
+    }
+    pipe_job_reset(job);
+    as_scrub_free(job->scrub);
+    free(job->lines);
+    free(job->srcs);
+    as_buf_free(&job->in); /* cleansed: it held unscrubbed bytes */
+    as_buf_free(&job->out);
+    free(job);
+}
+
+/* A job from the free list, or a new one, for input pi. */
+static struct pipe_job *
+pipe_job_get(struct as_pipeline *p, struct pipe_input *pi)
+{
+    struct pipe_job *job = p->jobs_free;
+
+    if (job != NULL) {
+        p->jobs_free = job->next;
+        p->n_jobs_free--;
+    } else {
+        job = as_calloc(1, sizeof(*job));
+        job->p = p;
+        job->w.work = pipe_job_work;
+        job->w.done = pipe_job_done;
+        as_buf_init(&job->in, 0);
+        as_buf_init(&job->out, 0);
+    }
+    if (job->scrub == NULL) {
+        job->scrub = as_scrub_clone(p->scrub);
+    }
+    job->pi = pi;
+    return job;
+}
+
+static void
+pipe_job_put(struct as_pipeline *p, struct pipe_job *job)
+{
+    as_scrub_merge_counts(p->scrub, job->scrub);
+    pipe_job_reset(job);
+    if (p->n_jobs_free >= PIPE_JOBS_MAX + 1 ||
+        job->in.cap > 4 * PIPE_JOB_BYTES) {
+        pipe_job_free(job);
+        return;
+    }
+    job->next = p->jobs_free;
+    p->jobs_free = job;
+    p->n_jobs_free++;
+}
+
+/* Frees the cached jobs (with their scrubber clones). */
+static void
+pipe_jobs_free_cache(struct as_pipeline *p)
+{
+    while (p->jobs_free != NULL) {
+        struct pipe_job *job = p->jobs_free;
+
+        p->jobs_free = job->next;
+        pipe_job_free(job);
+    }
+    p->n_jobs_free = 0;
+}
+
+static bool
+pipe_peer_eq(const struct as_peer *a, const struct as_peer *b)
+{
+    if (!a->valid || !b->valid) {
+        return a->valid == b->valid;
+    }
+    return a->pid == b->pid && a->uid == b->uid && a->gid == b->gid &&
+           strcmp(a->comm, b->comm) == 0 &&
+           (a->exe == b->exe || (a->exe != NULL && b->exe != NULL &&
+                                 strcmp(a->exe, b->exe) == 0)) &&
+           (a->unit == b->unit || (a->unit != NULL && b->unit != NULL &&
+                                   strcmp(a->unit, b->unit) == 0));
+}
+
+/* The index in job->srcs of src's source and peer (added when new). */
+static uint32_t
+pipe_job_src(struct pipe_job *job, const struct as_srcinfo *src)
+{
+    static const struct as_peer none;
+    const struct as_peer *peer =
+        src->peer != NULL && src->peer->valid ? src->peer : &none;
+    struct pipe_src *s;
+
+    if (job->n_srcs > 0) {
+        s = &job->srcs[job->n_srcs - 1];
+        if ((s->source == src->source ||
+             (s->source != NULL && src->source != NULL &&
+              strcmp(s->source, src->source) == 0)) &&
+            pipe_peer_eq(&s->peer, peer)) {
+            return (uint32_t) (job->n_srcs - 1);
+        }
+    }
+    if (job->n_srcs == job->cap_srcs) {
+        job->cap_srcs = job->cap_srcs == 0 ? 4 : 2 * job->cap_srcs;
+        job->srcs =
+            as_reallocarray(job->srcs, job->cap_srcs, sizeof(*job->srcs));
+    }
+    s = &job->srcs[job->n_srcs];
+    s->source = src->source != NULL ? as_strdup(src->source) : NULL;
+    s->peer = *peer;
+    s->peer.exe = peer->exe != NULL ? as_strdup(peer->exe) : NULL;
+    s->peer.unit = peer->unit != NULL ? as_strdup(peer->unit) : NULL;
+    return (uint32_t) job->n_srcs++;
+}
+
+/* A new line slot in the open job of pi (opened when needed). */
+static struct pipe_line *
+pipe_job_line(struct pipe_input *pi, const struct as_srcinfo *src)
+{
+    struct as_pipeline *p = pi->p;
+    struct pipe_job *job = p->open;
+    struct pipe_line *l;
+
+    if (job != NULL && job->pi != pi) {
+        pipe_job_dispatch(p);
+        job = NULL;
+    }
+    if (job == NULL) {
+        job = p->open = pipe_job_get(p, pi);
+    }
+    if (job->n == job->cap) {
+        job->cap = job->cap == 0 ? 64 : 2 * job->cap;
+        job->lines = as_reallocarray(job->lines, job->cap, sizeof(*job->lines));
+    }
+    l = &job->lines[job->n++];
+    memset(l, 0, sizeof(*l));
+    l->src = pipe_job_src(job, src);
+    l->has_pos = src->has_pos;
+    l->pos = src->pos;
+    return l;
+}
+
+static void
+pipe_job_done(struct as_work *w)
+{
+    struct pipe_job *job = (struct pipe_job *) w;
+    struct as_pipeline *p = job->p;
+
+    job->done = true;
+    while (p->jobs_head != NULL && p->jobs_head->done) {
+        job = p->jobs_head;
+        p->jobs_head = job->next;
+        if (p->jobs_head == NULL) {
+            p->jobs_tail = NULL;
+        }
+        p->jobs_inflight--;
+        for (size_t i = 0; i < job->n; i++) {
+            pipe_commit_line(job, &job->lines[i]);
+        }
+        pipe_job_put(p, job);
+    }
+    pipe_update_pause(p);
+    if (p->stopping) {
+        pipe_stop_step(p);
+    }
+}
+
+/* Hands the open job to the thread pool. */
+static void
+pipe_job_dispatch(struct as_pipeline *p)
+{
+    struct pipe_job *job = p->open;
+
+    if (job == NULL) {
+        return;
+    }
+    p->open = NULL;
+    if (job->n == 0) {
+        pipe_job_put(p, job);
+        return;
+    }
+    job->next = NULL;
+    if (p->jobs_tail != NULL) {
+        p->jobs_tail->next = job;
+    } else {
+        p->jobs_head = job;
+    }
+    p->jobs_tail = job;
+    p->jobs_inflight++;
+    as_workq_submit(p->wq, &job->w);
+    pipe_update_pause(p);
+}
+
+/* End of a loop iteration: what inputs emitted goes to work now. */
+static void
+pipe_check_cb(uv_check_t *h)
+{
+    pipe_job_dispatch(h->data);
+}
+
+static void
+pipe_emit(struct as_input *in, const char *bytes, size_t len,
+          const struct as_srcinfo *src, unsigned flags)
+{
+    struct pipe_input *pi = in->core;
+    struct pipe_line *l = pipe_job_line(pi, src);
+    struct pipe_job *job = pi->p->open;
+
+    l->kind = PIPE_LINE_EVENT;
+    l->flags = flags;
+    l->received_ns = as_now_ns();
+    l->off = job->in.len;
+    l->len = len;
+    as_buf_put(&job->in, bytes, len);
+    if (job->n >= PIPE_JOB_LINES || job->in.len >= PIPE_JOB_BYTES) {
+        pipe_job_dispatch(pi->p);
+    }
 }
 
 static void
@@ -466,9 +909,17 @@ pipe_forget(struct as_input *in, const char *source,
             const struct as_srcpos *pos)
 {
     struct pipe_input *pi = in->core;
+    struct as_srcinfo src;
+    struct pipe_line *l;
 
-    pi->last = NULL;
-    pipe_pos_remove(pi->p, in->id, source, pos);
+    memset(&src, 0, sizeof(src));
+    src.source = source;
+    if (pos != NULL) {
+        src.has_pos = true;
+        src.pos = *pos;
+    }
+    l = pipe_job_line(pi, &src);
+    l->kind = PIPE_LINE_FORGET;
 }
 
 /* ---- output runners ---- */
@@ -939,8 +1390,7 @@ pipe_input_start(struct pipe_input *pi)
         return rc;
     }
     pi->started = true;
-    if (p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK &&
-        pi->in.ops->pause != NULL) {
+    if (p->inputs_paused && pi->in.ops->pause != NULL) {
         pi->in.ops->pause(&pi->in);
     }
     return 0;
@@ -1042,6 +1492,10 @@ as_pipeline_start(struct as_pipeline *p)
         p->checkpoint_timer.data = p;
         uv_timer_init(p->loop, &p->drain_timer);
         p->drain_timer.data = p;
+        uv_check_init(p->loop, &p->check);
+        p->check.data = p;
+        uv_check_start(&p->check, pipe_check_cb);
+        p->wq = as_workq_new(p->loop, 0);
         p->timers_init = true;
     }
     if ((rc = pipe_stages_start(&p->st)) != 0) {
@@ -1104,6 +1558,15 @@ static void
 pipe_handle_closed_cb(uv_handle_t *h)
 {
     struct as_pipeline *p = h->data;
+
+    p->closing--;
+    pipe_stop_step(p);
+}
+
+static void
+pipe_wq_closed_cb(void *arg)
+{
+    struct as_pipeline *p = arg;
 
     p->closing--;
     pipe_stop_step(p);
@@ -1174,6 +1637,7 @@ pipe_reload_finish(struct as_pipeline *p)
     memset(&p->next, 0, sizeof(p->next));
     p->conf = p->next_conf;
     p->next_conf = NULL;
+    pipe_jobs_free_cache(p); /* their clones belong to the old scrubber */
     as_scrub_free(p->scrub);
     p->scrub = p->next_scrub;
     p->next_scrub = NULL;
@@ -1208,6 +1672,11 @@ pipe_stop_step(struct as_pipeline *p)
     case PIPE_RUNNING:
         return;
     case PIPE_STOP_INPUTS:
+        /* What the inputs emitted is committed before anything else. */
+        pipe_job_dispatch(p);
+        if (p->jobs_head != NULL) {
+            return;
+        }
         if (!p->reloading) {
             /* All inputs have stopped: seal, then let outputs drain. */
             if (p->conf->chain.enabled && p->conf->chain.signing_key != NULL &&
@@ -1276,10 +1745,14 @@ pipe_stop_step(struct as_pipeline *p)
             }
         }
         if (!p->reloading && p->timers_init) {
-            p->closing += 2;
+            p->closing += 3;
             uv_close((uv_handle_t *) &p->checkpoint_timer,
                      pipe_handle_closed_cb);
             uv_close((uv_handle_t *) &p->drain_timer, pipe_handle_closed_cb);
+            uv_close((uv_handle_t *) &p->check, pipe_handle_closed_cb);
+            p->closing++;
+            as_workq_close(p->wq, pipe_wq_closed_cb, p);
+            p->wq = NULL;
         }
         if (p->closing > 0) {
             return;
@@ -1522,6 +1995,10 @@ as_pipeline_free(struct as_pipeline *p)
     if (p == NULL) {
         return;
     }
+    pipe_job_free(p->open);
+    pipe_jobs_free_cache(p);
+    pipe_rec_clear(&p->rec);
+    free(p->rec.line.data);
     pipe_stages_free(&p->st);
     as_buffer_free(p->buffer);
     as_chainset_free(p->chains);

@@ -73,6 +73,8 @@ struct as_record {
     uint64_t seq;
     char hash[65];      /* 64 hex; "" when chaining is off */
     struct as_buf line; /* the canonical NDJSON line, without newline */
+    size_t gap;         /* as_chain_prepare: where `auditship` goes in line */
+    int gap_sep;        /* enum as_jcs_gap_sep */
 };
 
 struct as_record *as_record_new(const char *input,

@@ -61,7 +61,6 @@ struct as_chainset {
     EVP_MD *sha256;
     EVP_MD_CTX *md;
     struct as_buf tmp;
-    size_t line_hint;   /* longest line so far (capped): one allocation */
     int64_t time_sec;   /* second of time_text, or -1 */
     char time_text[32]; /* as_format_time of time_sec */
 };
@@ -154,7 +153,6 @@ as_chainset_new(const struct as_conf_chain *conf, const char *host,
     }
     as_buf_init(&cs->tmp, 0);
     cs->time_sec = -1;
-    cs->line_hint = 1024;
     *out = cs;
     return 0;
 }
@@ -444,22 +442,54 @@ out:
  * pieces, then the member with hash (and signature) is spliced in at its
  * place.
  */
+int
+as_chain_prepare(struct as_record *r)
+{
+    enum as_jcs_gap_sep sep;
+    size_t gap;
+    int rc;
+
+    if (r->obj == NULL || !json_object_is_type(r->obj, json_type_object)) {
+        return AS_ERR_INVALID;
+    }
+    chain_move_client(r->obj);
+    as_buf_reset(&r->line);
+    if (r->line.cap < 1024) {
+        /* Best effort: a line over line.max fails below anyway. */
+        (void) as_buf_reserve(&r->line, 1024);
+    }
+    if ((rc = as_jcs_write_gap(&r->line, r->obj, "auditship", &gap, &sep)) !=
+        0) {
+        as_buf_reset(&r->line);
+        return rc;
+    }
+    r->gap = gap;
+    r->gap_sep = (int) sep;
+    return 0;
+}
+
+/*
+ * The ordered half of sealing; with sign (checkpoints, linked, cs->key set)
+ * the member also gets the signature of the hash.  r->line holds the record
+ * without the member (as_chain_prepare); the member is written as text
+ * (cs->tmp), the hash taken over the three pieces, then the member with hash
+ * (and signature) is spliced in at its place.
+ */
 static int
-chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
+chain_finish(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
 {
     static const char hash_key[] = ",\"hash\":\"";
     static const char sig_key[] = ",\"signature\":\"";
-    struct json_object *obj = r->obj;
     struct chain *c = NULL;
     struct chain_member at;
-    enum as_jcs_gap_sep sep;
+    enum as_jcs_gap_sep sep = (enum as_jcs_gap_sep) r->gap_sep;
     char id[256], hash[65] = "", epoch[33] = "", prev[65] = "", sig64[89];
-    size_t gap, after, extra, hlen = 0, slen = 0;
+    size_t gap = r->gap, after, extra, hlen = 0, slen = 0;
     uint64_t seq = 0;
     char *w;
     int rc;
 
-    if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
+    if (r->line.len == 0 || gap > r->line.len) {
         return AS_ERR_INVALID;
     }
     link = link && cs->enabled;
@@ -489,15 +519,7 @@ chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
         memcpy(epoch, c->epoch, sizeof(epoch));
         memcpy(prev, c->hash, sizeof(prev));
     }
-
-    chain_move_client(obj);
-    as_buf_reset(&r->line);
-    if (r->line.cap < cs->line_hint) {
-        /* Best effort: a line over line.max fails below anyway. */
-        (void) as_buf_reserve(&r->line, cs->line_hint);
-    }
-    if ((rc = as_jcs_write_gap(&r->line, obj, "auditship", &gap, &sep)) != 0 ||
-        (rc = chain_member(cs, r, c, epoch, prev, seq, sep, &at)) != 0) {
+    if ((rc = chain_member(cs, r, c, epoch, prev, seq, sep, &at)) != 0) {
         goto fail;
     }
     extra = cs->tmp.len;
@@ -541,9 +563,6 @@ chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
         memcpy(w, cs->tmp.data, cs->tmp.len);
     }
     r->line.len += extra;
-    if (r->line.len + 64 > cs->line_hint && r->line.len < 65536) {
-        cs->line_hint = r->line.len + 64;
-    }
     if (!link) {
         r->chain[0] = '\0';
         r->hash[0] = '\0';
@@ -565,6 +584,20 @@ chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
 fail:
     as_buf_reset(&r->line);
     return rc;
+}
+
+static int
+chain_seal(struct as_chainset *cs, struct as_record *r, bool link, bool sign)
+{
+    int rc = as_chain_prepare(r);
+
+    return rc != 0 ? rc : chain_finish(cs, r, link, sign);
+}
+
+int
+as_chain_finish(struct as_chainset *cs, struct as_record *r, bool link)
+{
+    return chain_finish(cs, r, link, false);
 }
 
 int

@@ -60,6 +60,18 @@ void as_chainset_foreach(struct as_chainset *cs,
 int as_chain_seal(struct as_chainset *cs, struct as_record *r, bool link);
 
 /*
+ * as_chain_seal in two halves, so that the costly one runs on worker
+ * threads.  as_chain_prepare is stateless and thread-safe: it moves a client
+ * `auditship` member away and writes r->obj's canonical form without the
+ * member to r->line, noting in r->gap / r->gap_sep where the member goes
+ * (errors as as_chain_seal).  as_chain_finish, in record order on the
+ * chainset's thread, links r->line into its chain and splices the member
+ * in; r->obj is not read.
+ */
+int as_chain_prepare(struct as_record *r);
+int as_chain_finish(struct as_chainset *cs, struct as_record *r, bool link);
+
+/*
  * Makes a sealed, signed checkpoint record for the chain of `input`, or
  * returns AS_ERR_NOTIMPL when no signing key is configured.
  */

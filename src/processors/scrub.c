@@ -100,6 +100,7 @@ struct as_scrub {
     struct scrub_span *spans;
     size_t n_spans, cap_spans;
     uint64_t key_hits, placeholders;
+    bool clone; /* as_scrub_clone: owns md and spans only */
 };
 
 /*
@@ -552,10 +553,49 @@ as_scrub_new_config(const struct as_config *c, struct as_scrub **out,
     return rc;
 }
 
+struct as_scrub *
+as_scrub_clone(const struct as_scrub *s)
+{
+    struct as_scrub *c = as_malloc(sizeof(*c));
+    uint32_t groups = pcre2_get_ovector_count(s->md);
+
+    *c = *s;
+    c->clone = true;
+    c->spans = NULL;
+    c->n_spans = c->cap_spans = 0;
+    c->key_hits = c->placeholders = 0;
+    for (size_t i = 0; i < c->n_det; i++) {
+        c->det[i].hits = 0;
+    }
+    c->md = pcre2_match_data_create(groups, NULL);
+    if (c->md == NULL) {
+        as_fatalx("out of memory");
+    }
+    return c;
+}
+
+void
+as_scrub_merge_counts(struct as_scrub *s, struct as_scrub *clone)
+{
+    for (size_t i = 0; i < s->n_det && i < clone->n_det; i++) {
+        s->det[i].hits += clone->det[i].hits;
+        clone->det[i].hits = 0;
+    }
+    s->key_hits += clone->key_hits;
+    s->placeholders += clone->placeholders;
+    clone->key_hits = clone->placeholders = 0;
+}
+
 void
 as_scrub_free(struct as_scrub *s)
 {
     if (s == NULL) {
+        return;
+    }
+    if (s->clone) {
+        pcre2_match_data_free(s->md);
+        free(s->spans);
+        free(s);
         return;
     }
     for (size_t i = 0; i < s->n_keys; i++) {

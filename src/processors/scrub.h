@@ -32,6 +32,17 @@ int as_scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
 int as_scrub_new_config(const struct as_config *c, struct as_scrub **out,
                         struct as_error *err);
 void as_scrub_free(struct as_scrub *s);
+
+/*
+ * A scrubber is not thread-safe (match data, span scratch, counters).  A
+ * clone shares s's compiled detectors and keys (read-only while matching)
+ * and has its own scratch and zeroed counters, so each worker thread can
+ * scrub with its own clone.  A clone must be freed (as_scrub_free) before s.
+ * as_scrub_merge_counts adds a clone's counters to s and zeroes them; call
+ * it on s's thread while the clone is idle.
+ */
+struct as_scrub *as_scrub_clone(const struct as_scrub *s);
+void as_scrub_merge_counts(struct as_scrub *s, struct as_scrub *clone);
 /*
  * Scrubs r->obj in place and adds to r->redacted.  For invalid records the
  * raw_base64 bytes are decoded, scrubbed and re-encoded; for records
