@@ -12,7 +12,7 @@ n=${1:-20000}
 bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 work=$(mktemp -d /tmp/auditship-cg.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 mkdir -p "$work/in"
 python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$work/in/a.ndjson"
 cat > "$work/a.yaml" <<EOC
@@ -34,5 +34,6 @@ while [ "$(cat "$work/out/audit.ndjson" 2>/dev/null | wc -l)" -lt "$n" ]; do
 done
 kill -TERM $pid
 wait $pid || true
+[ -z "${AS_BENCH_KEEP:-}" ] || callgrind_annotate "$work/cg.out" 2>/dev/null | head -60
 callgrind_annotate "$work/cg.out" 2>/dev/null | awk -v n="$n" '/PROGRAM TOTALS/ {
     gsub(",", "", $1); printf "%d events: %.0f instructions/event\n", n, $1 / n }'

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "jcs.h"
 #include "mem.h"
+#include "swar.h"
 
 /* Members sorted on the stack up to this count, on the heap beyond. */
 #define JCS_STACK_MEMBERS 32
@@ -333,6 +334,9 @@ as_jcs_string(struct as_buf *out, const char *s, size_t len)
         unsigned char c = u[i];
         size_t run = i;
 
+        while (len - run >= 8 && as_swar_plain8(u + run)) {
+            run += 8;
+        }
         while (run < len && jcs_plain[u[run]]) {
             run++;
         }

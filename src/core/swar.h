@@ -1,0 +1,33 @@
+/*
+ * Eight bytes at a time, in portable C (SIMD within a register): the test
+ * string scanners use to skip runs of bytes that need no attention.
+ */
+#ifndef AS_SWAR_H
+#define AS_SWAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * True when none of the 8 bytes at p is a control character (< 0x20), '"',
+ * '\\' or a non-ASCII byte (>= 0x80): the bytes a JSON string holds as they
+ * are.  Exact: each test below is non-zero iff some byte matches.
+ */
+static inline bool
+as_swar_plain8(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t v, quote, bslash, ctl;
+
+    memcpy(&v, p, 8);
+    ctl = (v - ones * 0x20) & ~v;
+    quote = v ^ (ones * '"');
+    quote = (quote - ones) & ~quote;
+    bslash = v ^ (ones * '\\');
+    bslash = (bslash - ones) & ~bslash;
+    return ((ctl | quote | bslash | v) & high) == 0;
+}
+
+#endif
