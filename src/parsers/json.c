@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,8 +516,28 @@ json_fix(const char *buf, size_t len, size_t *pos, struct json_object *node)
     return NULL;
 }
 
-/* The calling thread's tokener (see as_parse_json); reachable until exit. */
+/*
+ * The calling thread's tokener (see as_parse_json).  The key's destructor
+ * frees it when a worker thread exits; the main thread's stays reachable
+ * until exit.
+ */
 static _Thread_local struct json_tokener *json_tok_cache;
+static pthread_key_t json_tok_key;
+static pthread_once_t json_tok_once = PTHREAD_ONCE_INIT;
+
+static void
+json_tok_free(void *tok)
+{
+    json_tokener_free(tok);
+}
+
+static void
+json_tok_key_init(void)
+{
+    if (pthread_key_create(&json_tok_key, json_tok_free) != 0) {
+        as_fatalx("pthread_key_create failed");
+    }
+}
 
 int
 as_parse_json(const char *buf, size_t len, struct json_object **out,
@@ -545,6 +566,8 @@ as_parse_json(const char *buf, size_t len, struct json_object **out,
         if (json_tok_cache == NULL) {
             as_fatalx("json_tokener_new_ex: out of memory");
         }
+        pthread_once(&json_tok_once, json_tok_key_init);
+        pthread_setspecific(json_tok_key, json_tok_cache);
     }
     tok = json_tok_cache;
     json_tokener_reset(tok);

@@ -41,7 +41,7 @@ as_tmpdir() {
 as_cleanup() {
     [ -n "${AS_AGENT_PID:-}" ] && kill -9 "$AS_AGENT_PID" 2>/dev/null
     [ -n "${AS_TMP:-}" ] && as_memcheck_logs "$AS_TMP"
-    [ -n "${AS_TMP:-}" ] && rm -rf "$AS_TMP"
+    [ -n "${AS_TMP:-}" ] && [ -z "${AS_TEST_KEEP:-}" ] && rm -rf "$AS_TMP"
     return 0
 }
 
