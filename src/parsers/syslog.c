@@ -5,7 +5,7 @@
  * One pass over the bytes: PRI, then either the RFC 5424 header (checked
  * strictly, every field against its ABNF) or the RFC 3164 header (read
  * liberally, nothing in it is an error), kept as slices of the input in a
- * struct sl_msg; STRUCTURED-DATA becomes json-c objects while it is read.
+ * struct syslog_msg; STRUCTURED-DATA becomes json-c objects while it is read.
  * Then MSG is checked for UTF-8, tried as a JSON object through
  * as_parse_json (JSON is never parsed here), and the event is built.
  *
@@ -22,44 +22,44 @@
 #include "json.h"
 #include "syslog.h"
 
-#define SL_HOSTNAME_MAX 255
-#define SL_APPNAME_MAX  48
-#define SL_PROCID_MAX   128
-#define SL_MSGID_MAX    32
-#define SL_SDNAME_MAX   32
+#define SYSLOG_HOSTNAME_MAX 255
+#define SYSLOG_APPNAME_MAX  48
+#define SYSLOG_PROCID_MAX   128
+#define SYSLOG_MSGID_MAX    32
+#define SYSLOG_SDNAME_MAX   32
 
 /* A slice of the input; p == NULL when absent or NILVALUE. */
-struct sl_str {
+struct syslog_str {
     const char *p;
     size_t n;
 };
 
 /* One message's header, as slices of the input buffer. */
-struct sl_msg {
+struct syslog_msg {
     int pri;
     int version; /* 0: RFC 3164 */
-    struct sl_str ts, host, app, procid, msgid;
+    struct syslog_str ts, host, app, procid, msgid;
     struct json_object *sd; /* owned; NULL when there is none */
     bool has_msg;
     size_t msg_off, msg_len;
 };
 
 static bool
-sl_digit(char c)
+syslog_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
 /* RFC 5424 PRINTUSASCII: %d33-126. */
 static bool
-sl_print(char c)
+syslog_print(char c)
 {
     return (unsigned char) c >= 33 && (unsigned char) c <= 126;
 }
 
 /* The value of the k decimal digits at p (checked by the caller). */
 static int
-sl_num(const char *p, size_t k)
+syslog_num(const char *p, size_t k)
 {
     int v = 0;
 
@@ -74,7 +74,7 @@ sl_num(const char *p, size_t k)
  * 0 when it is invalid: overlong, a surrogate, beyond U+10FFFF, truncated.
  */
 static size_t
-sl_utf8_len(const unsigned char *s, size_t n)
+syslog_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
 
@@ -101,7 +101,7 @@ sl_utf8_len(const unsigned char *s, size_t n)
 
 /* True when p[0..n) is valid UTF-8; otherwise false and *bad = offset. */
 static bool
-sl_utf8_valid(const char *p, size_t n, size_t *bad)
+syslog_utf8_valid(const char *p, size_t n, size_t *bad)
 {
     size_t i = 0;
 
@@ -112,7 +112,7 @@ sl_utf8_valid(const char *p, size_t n, size_t *bad)
             i++;
             continue;
         }
-        k = sl_utf8_len((const unsigned char *) p + i, n - i);
+        k = syslog_utf8_len((const unsigned char *) p + i, n - i);
         if (k == 0) {
             *bad = i;
             return false;
@@ -124,7 +124,8 @@ sl_utf8_valid(const char *p, size_t n, size_t *bad)
 
 /* PRI: "<" 1*3DIGIT ">", 0-191, no leading zero.  Sets *pos past '>'. */
 static int
-sl_pri(const char *buf, size_t n, size_t *pos, int *pri, struct as_error *err)
+syslog_pri(const char *buf, size_t n, size_t *pos, int *pri,
+           struct as_error *err)
 {
     size_t i = 1;
 
@@ -132,14 +133,14 @@ sl_pri(const char *buf, size_t n, size_t *pos, int *pri, struct as_error *err)
         as_error_set(err, "missing PRI: expected '<' at byte 0");
         return AS_ERR_PARSE;
     }
-    while (i < n && sl_digit(buf[i]) && i <= 3) {
+    while (i < n && syslog_digit(buf[i]) && i <= 3) {
         i++;
     }
     if (i == 1) {
         as_error_set(err, "PRI: expected a number 0-191 at byte 1");
         return AS_ERR_PARSE;
     }
-    if (i < n && sl_digit(buf[i])) {
+    if (i < n && syslog_digit(buf[i])) {
         as_error_set(err, "PRI: more than 3 digits at byte %zu", i);
         return AS_ERR_PARSE;
     }
@@ -151,7 +152,7 @@ sl_pri(const char *buf, size_t n, size_t *pos, int *pri, struct as_error *err)
         as_error_set(err, "PRI: expected '>' at byte %zu", i);
         return AS_ERR_PARSE;
     }
-    *pri = sl_num(buf + 1, i - 1);
+    *pri = syslog_num(buf + 1, i - 1);
     if (*pri > 191) {
         as_error_set(err, "PRI: %d is out of range 0-191 at byte 1", *pri);
         return AS_ERR_PARSE;
@@ -161,7 +162,7 @@ sl_pri(const char *buf, size_t n, size_t *pos, int *pri, struct as_error *err)
 }
 
 static int
-sl_days_in_month(int y, int m)
+syslog_days_in_month(int y, int m)
 {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
@@ -177,7 +178,8 @@ sl_days_in_month(int y, int m)
  * 00-59), or 0 with *bad = offset of the first byte that does not fit.
  */
 static size_t
-sl_rfc3339(const char *buf, size_t n, size_t pos, size_t maxfrac, size_t *bad)
+syslog_rfc3339(const char *buf, size_t n, size_t pos, size_t maxfrac,
+               size_t *bad)
 {
     static const char pat[] = "dddd-dd-ddTdd:dd:dd";
     const char *p = buf + pos;
@@ -185,36 +187,38 @@ sl_rfc3339(const char *buf, size_t n, size_t pos, size_t maxfrac, size_t *bad)
     int y, mo;
 
     for (k = 0; k < sizeof(pat) - 1; k++, i++) {
-        if (i >= n || (pat[k] == 'd' ? !sl_digit(buf[i]) : buf[i] != pat[k])) {
+        if (i >= n ||
+            (pat[k] == 'd' ? !syslog_digit(buf[i]) : buf[i] != pat[k])) {
             *bad = i;
             return 0;
         }
     }
-    y = sl_num(p, 4);
-    mo = sl_num(p + 5, 2);
+    y = syslog_num(p, 4);
+    mo = syslog_num(p + 5, 2);
     if (mo < 1 || mo > 12) {
         *bad = pos + 5;
         return 0;
     }
-    if (sl_num(p + 8, 2) < 1 || sl_num(p + 8, 2) > sl_days_in_month(y, mo)) {
+    if (syslog_num(p + 8, 2) < 1 ||
+        syslog_num(p + 8, 2) > syslog_days_in_month(y, mo)) {
         *bad = pos + 8;
         return 0;
     }
-    if (sl_num(p + 11, 2) > 23) {
+    if (syslog_num(p + 11, 2) > 23) {
         *bad = pos + 11;
         return 0;
     }
-    if (sl_num(p + 14, 2) > 59) {
+    if (syslog_num(p + 14, 2) > 59) {
         *bad = pos + 14;
         return 0;
     }
-    if (sl_num(p + 17, 2) > 59) {
+    if (syslog_num(p + 17, 2) > 59) {
         *bad = pos + 17;
         return 0;
     }
     if (i < n && buf[i] == '.') {
         i++;
-        for (k = 0; i < n && sl_digit(buf[i]); k++, i++) {
+        for (k = 0; i < n && syslog_digit(buf[i]); k++, i++) {
             if (k == maxfrac) {
                 *bad = i;
                 return 0;
@@ -232,16 +236,17 @@ sl_rfc3339(const char *buf, size_t n, size_t pos, size_t maxfrac, size_t *bad)
         *bad = i;
         return 0;
     }
-    if (n - i < 6 || !sl_digit(buf[i + 1]) || !sl_digit(buf[i + 2]) ||
-        buf[i + 3] != ':' || !sl_digit(buf[i + 4]) || !sl_digit(buf[i + 5])) {
+    if (n - i < 6 || !syslog_digit(buf[i + 1]) || !syslog_digit(buf[i + 2]) ||
+        buf[i + 3] != ':' || !syslog_digit(buf[i + 4]) ||
+        !syslog_digit(buf[i + 5])) {
         *bad = i + 1;
         return 0;
     }
-    if (sl_num(buf + i + 1, 2) > 23) {
+    if (syslog_num(buf + i + 1, 2) > 23) {
         *bad = i + 1;
         return 0;
     }
-    if (sl_num(buf + i + 4, 2) > 59) {
+    if (syslog_num(buf + i + 4, 2) > 59) {
         *bad = i + 4;
         return 0;
     }
@@ -250,11 +255,11 @@ sl_rfc3339(const char *buf, size_t n, size_t pos, size_t maxfrac, size_t *bad)
 
 /* True when buf[pos..n) opens an RFC 3339 date: 4 digits and '-'. */
 static bool
-sl_date_ahead(const char *buf, size_t n, size_t pos)
+syslog_date_ahead(const char *buf, size_t n, size_t pos)
 {
-    return n - pos >= 5 && sl_digit(buf[pos]) && sl_digit(buf[pos + 1]) &&
-           sl_digit(buf[pos + 2]) && sl_digit(buf[pos + 3]) &&
-           buf[pos + 4] == '-';
+    return n - pos >= 5 && syslog_digit(buf[pos]) &&
+           syslog_digit(buf[pos + 1]) && syslog_digit(buf[pos + 2]) &&
+           syslog_digit(buf[pos + 3]) && buf[pos + 4] == '-';
 }
 
 /*
@@ -263,7 +268,7 @@ sl_date_ahead(const char *buf, size_t n, size_t pos)
  * end, or 0 when there is none.
  */
 static size_t
-sl_bsd_ts(const char *buf, size_t n, size_t pos)
+syslog_bsd_ts(const char *buf, size_t n, size_t pos)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     size_t i = pos, k;
@@ -283,14 +288,14 @@ sl_bsd_ts(const char *buf, size_t n, size_t pos)
     i += 4;
     if (buf[i] == ' ') {
         i++;
-        if (!sl_digit(buf[i])) {
+        if (!syslog_digit(buf[i])) {
             return 0;
         }
         day = buf[i++] - '0';
-    } else if (sl_digit(buf[i]) && sl_digit(buf[i + 1])) {
-        day = sl_num(buf + i, 2);
+    } else if (syslog_digit(buf[i]) && syslog_digit(buf[i + 1])) {
+        day = syslog_num(buf + i, 2);
         i += 2;
-    } else if (sl_digit(buf[i])) {
+    } else if (syslog_digit(buf[i])) {
         day = buf[i++] - '0';
     } else {
         return 0;
@@ -299,16 +304,17 @@ sl_bsd_ts(const char *buf, size_t n, size_t pos)
         return 0;
     }
     i++;
-    if (!sl_digit(buf[i]) || !sl_digit(buf[i + 1]) || buf[i + 2] != ':' ||
-        !sl_digit(buf[i + 3]) || !sl_digit(buf[i + 4]) || buf[i + 5] != ':' ||
-        !sl_digit(buf[i + 6]) || !sl_digit(buf[i + 7]) ||
-        sl_num(buf + i, 2) > 23 || sl_num(buf + i + 3, 2) > 59 ||
-        sl_num(buf + i + 6, 2) > 60) {
+    if (!syslog_digit(buf[i]) || !syslog_digit(buf[i + 1]) ||
+        buf[i + 2] != ':' || !syslog_digit(buf[i + 3]) ||
+        !syslog_digit(buf[i + 4]) || buf[i + 5] != ':' ||
+        !syslog_digit(buf[i + 6]) || !syslog_digit(buf[i + 7]) ||
+        syslog_num(buf + i, 2) > 23 || syslog_num(buf + i + 3, 2) > 59 ||
+        syslog_num(buf + i + 6, 2) > 60) {
         return 0;
     }
     i += 8;
     if (i < n && buf[i] == '.') {
-        for (k = 0, i++; i < n && sl_digit(buf[i]); k++, i++) {
+        for (k = 0, i++; i < n && syslog_digit(buf[i]); k++, i++) {
         }
         if (k == 0 || k > 9) {
             return 0;
@@ -325,12 +331,12 @@ sl_bsd_ts(const char *buf, size_t n, size_t pos)
  * followed by SP.  Sets *out (p NULL for NILVALUE) and *pos past the SP.
  */
 static int
-sl_field(const char *buf, size_t n, size_t *pos, size_t max, const char *name,
-         struct sl_str *out, struct as_error *err)
+syslog_field(const char *buf, size_t n, size_t *pos, size_t max,
+             const char *name, struct syslog_str *out, struct as_error *err)
 {
     size_t s = *pos, i = s;
 
-    while (i < n && sl_print(buf[i])) {
+    while (i < n && syslog_print(buf[i])) {
         i++;
     }
     if (i == s) {
@@ -361,12 +367,12 @@ sl_field(const char *buf, size_t n, size_t *pos, size_t max, const char *name,
  * 1-32 PRINTUSASCII except '=', SP, ']' and '"'.
  */
 static int
-sl_sd_name(const char *buf, size_t n, size_t *pos, char *name, const char *what,
-           struct as_error *err)
+syslog_sd_name(const char *buf, size_t n, size_t *pos, char *name,
+               const char *what, struct as_error *err)
 {
     size_t s = *pos, i = s;
 
-    while (i < n && sl_print(buf[i]) && buf[i] != '=' && buf[i] != ']' &&
+    while (i < n && syslog_print(buf[i]) && buf[i] != '=' && buf[i] != ']' &&
            buf[i] != '"') {
         i++;
     }
@@ -374,9 +380,9 @@ sl_sd_name(const char *buf, size_t n, size_t *pos, char *name, const char *what,
         as_error_set(err, "RFC 5424 %s: expected a name at byte %zu", what, i);
         return AS_ERR_PARSE;
     }
-    if (i - s > SL_SDNAME_MAX) {
+    if (i - s > SYSLOG_SDNAME_MAX) {
         as_error_set(err, "RFC 5424 %s: longer than %d characters at byte %zu",
-                     what, SL_SDNAME_MAX, s + SL_SDNAME_MAX);
+                     what, SYSLOG_SDNAME_MAX, s + SYSLOG_SDNAME_MAX);
         return AS_ERR_PARSE;
     }
     memcpy(name, buf + s, i - s);
@@ -391,8 +397,8 @@ sl_sd_name(const char *buf, size_t n, size_t *pos, char *name, const char *what,
  * other character it is an ordinary character (RFC 5424 section 6.3.3).
  */
 static int
-sl_sd_value(const char *buf, size_t n, size_t *pos, struct json_object **val,
-            struct as_error *err)
+syslog_sd_value(const char *buf, size_t n, size_t *pos,
+                struct json_object **val, struct as_error *err)
 {
     size_t i = *pos, start, k;
     bool esc = false;
@@ -415,7 +421,7 @@ sl_sd_value(const char *buf, size_t n, size_t *pos, struct json_object **val,
                          i);
             return AS_ERR_PARSE;
         } else if ((unsigned char) buf[i] >= 0x80) {
-            k = sl_utf8_len((const unsigned char *) buf + i, n - i);
+            k = syslog_utf8_len((const unsigned char *) buf + i, n - i);
             if (k == 0) {
                 as_error_set(
                     err, "structured data is not valid UTF-8 at byte %zu", i);
@@ -455,7 +461,8 @@ sl_sd_value(const char *buf, size_t n, size_t *pos, struct json_object **val,
  * turns the value into an array of every value, in order.
  */
 static void
-sl_sd_add(struct json_object *elem, const char *name, struct json_object *val)
+syslog_sd_add(struct json_object *elem, const char *name,
+              struct json_object *val)
 {
     struct json_object *cur, *arr;
 
@@ -478,11 +485,11 @@ sl_sd_add(struct json_object *elem, const char *name, struct json_object *val)
  * new object {SD-ID: {PARAM-NAME: value}}).
  */
 static int
-sl_sd(const char *buf, size_t n, size_t *pos, struct json_object **out,
-      struct as_error *err)
+syslog_sd(const char *buf, size_t n, size_t *pos, struct json_object **out,
+          struct as_error *err)
 {
     struct json_object *sd, *elem, *val;
-    char id[SL_SDNAME_MAX + 1], name[SL_SDNAME_MAX + 1];
+    char id[SYSLOG_SDNAME_MAX + 1], name[SYSLOG_SDNAME_MAX + 1];
     size_t i = *pos, s;
 
     *out = NULL;
@@ -500,7 +507,7 @@ sl_sd(const char *buf, size_t n, size_t *pos, struct json_object **out,
     sd = json_object_new_object();
     while (i < n && buf[i] == '[') {
         s = ++i;
-        if (sl_sd_name(buf, n, &i, id, "SD-ID", err) != 0) {
+        if (syslog_sd_name(buf, n, &i, id, "SD-ID", err) != 0) {
             goto fail;
         }
         if (json_object_object_get_ex(sd, id, NULL)) {
@@ -523,7 +530,7 @@ sl_sd(const char *buf, size_t n, size_t *pos, struct json_object **out,
                 goto fail;
             }
             i++;
-            if (sl_sd_name(buf, n, &i, name, "PARAM-NAME", err) != 0) {
+            if (syslog_sd_name(buf, n, &i, name, "PARAM-NAME", err) != 0) {
                 goto fail;
             }
             if (i >= n || buf[i] != '=') {
@@ -532,10 +539,10 @@ sl_sd(const char *buf, size_t n, size_t *pos, struct json_object **out,
                 goto fail;
             }
             i++;
-            if (sl_sd_value(buf, n, &i, &val, err) != 0) {
+            if (syslog_sd_value(buf, n, &i, &val, err) != 0) {
                 goto fail;
             }
-            sl_sd_add(elem, name, val);
+            syslog_sd_add(elem, name, val);
         }
     }
     *pos = i;
@@ -548,12 +555,12 @@ fail:
 
 /* The RFC 5424 header from *pos (just past PRI), strictly. */
 static int
-sl_parse_5424(const char *buf, size_t n, size_t pos, struct sl_msg *m,
-              struct as_error *err)
+syslog_parse_5424(const char *buf, size_t n, size_t pos, struct syslog_msg *m,
+                  struct as_error *err)
 {
     size_t i = pos, k, bad;
 
-    while (i < n && sl_digit(buf[i])) {
+    while (i < n && syslog_digit(buf[i])) {
         i++;
     }
     if (buf[pos] == '0' || i - pos > 3) {
@@ -564,11 +571,11 @@ sl_parse_5424(const char *buf, size_t n, size_t pos, struct sl_msg *m,
         as_error_set(err, "RFC 5424: expected SP after VERSION at byte %zu", i);
         return AS_ERR_PARSE;
     }
-    m->version = sl_num(buf + pos, i - pos);
+    m->version = syslog_num(buf + pos, i - pos);
     i++;
     if (i < n && buf[i] == '-') {
         i++;
-    } else if ((k = sl_rfc3339(buf, n, i, 6, &bad)) == 0) {
+    } else if ((k = syslog_rfc3339(buf, n, i, 6, &bad)) == 0) {
         as_error_set(err, "RFC 5424 TIMESTAMP: invalid at byte %zu", bad);
         return AS_ERR_PARSE;
     } else {
@@ -582,11 +589,15 @@ sl_parse_5424(const char *buf, size_t n, size_t pos, struct sl_msg *m,
         return AS_ERR_PARSE;
     }
     i++;
-    if (sl_field(buf, n, &i, SL_HOSTNAME_MAX, "HOSTNAME", &m->host, err) != 0 ||
-        sl_field(buf, n, &i, SL_APPNAME_MAX, "APP-NAME", &m->app, err) != 0 ||
-        sl_field(buf, n, &i, SL_PROCID_MAX, "PROCID", &m->procid, err) != 0 ||
-        sl_field(buf, n, &i, SL_MSGID_MAX, "MSGID", &m->msgid, err) != 0 ||
-        sl_sd(buf, n, &i, &m->sd, err) != 0) {
+    if (syslog_field(buf, n, &i, SYSLOG_HOSTNAME_MAX, "HOSTNAME", &m->host,
+                     err) != 0 ||
+        syslog_field(buf, n, &i, SYSLOG_APPNAME_MAX, "APP-NAME", &m->app,
+                     err) != 0 ||
+        syslog_field(buf, n, &i, SYSLOG_PROCID_MAX, "PROCID", &m->procid,
+                     err) != 0 ||
+        syslog_field(buf, n, &i, SYSLOG_MSGID_MAX, "MSGID", &m->msgid, err) !=
+            0 ||
+        syslog_sd(buf, n, &i, &m->sd, err) != 0) {
         return AS_ERR_PARSE;
     }
     if (i == n) {
@@ -611,7 +622,7 @@ sl_parse_5424(const char *buf, size_t n, size_t pos, struct sl_msg *m,
 
 /* End of the word at buf[pos..n): the next SP or n. */
 static size_t
-sl_word_end(const char *buf, size_t n, size_t pos)
+syslog_word_end(const char *buf, size_t n, size_t pos)
 {
     const char *sp = memchr(buf + pos, ' ', n - pos);
 
@@ -624,12 +635,12 @@ sl_word_end(const char *buf, size_t n, size_t pos)
  * without ']'.  Sets *app and *pid when they are not NULL.
  */
 static bool
-sl_tag(const char *buf, size_t s, size_t e, struct sl_str *app,
-       struct sl_str *pid)
+syslog_tag(const char *buf, size_t s, size_t e, struct syslog_str *app,
+           struct syslog_str *pid)
 {
     size_t i = s, p;
 
-    while (i < e && sl_print(buf[i]) && buf[i] != '[' && buf[i] != ']' &&
+    while (i < e && syslog_print(buf[i]) && buf[i] != '[' && buf[i] != ']' &&
            buf[i] != ':') {
         i++;
     }
@@ -647,7 +658,7 @@ sl_tag(const char *buf, size_t s, size_t e, struct sl_str *app,
         return false;
     }
     p = ++i;
-    while (i < e && sl_print(buf[i]) && buf[i] != ']') {
+    while (i < e && syslog_print(buf[i]) && buf[i] != ']') {
         i++;
     }
     if (i == p || i == e || buf[i] != ']') {
@@ -663,13 +674,13 @@ sl_tag(const char *buf, size_t s, size_t e, struct sl_str *app,
 
 /* True when buf[s..e) can be an RFC 3164 HOSTNAME. */
 static bool
-sl_hostword(const char *buf, size_t s, size_t e)
+syslog_hostword(const char *buf, size_t s, size_t e)
 {
-    if (e == s || e - s > SL_HOSTNAME_MAX) {
+    if (e == s || e - s > SYSLOG_HOSTNAME_MAX) {
         return false;
     }
     for (size_t i = s; i < e; i++) {
-        if (!sl_print(buf[i])) {
+        if (!syslog_print(buf[i])) {
             return false;
         }
     }
@@ -678,14 +689,14 @@ sl_hostword(const char *buf, size_t s, size_t e)
 
 /* The RFC 3164 header from pos (just past PRI), liberally: never fails. */
 static void
-sl_parse_3164(const char *buf, size_t n, size_t pos, struct sl_msg *m)
+syslog_parse_3164(const char *buf, size_t n, size_t pos, struct syslog_msg *m)
 {
-    struct sl_str app = {NULL, 0}, pid = {NULL, 0};
+    struct syslog_str app = {NULL, 0}, pid = {NULL, 0};
     size_t i = pos, k, w, bad;
 
-    k = sl_bsd_ts(buf, n, i);
-    if (k == 0 && sl_date_ahead(buf, n, i)) {
-        k = sl_rfc3339(buf, n, i, 9, &bad);
+    k = syslog_bsd_ts(buf, n, i);
+    if (k == 0 && syslog_date_ahead(buf, n, i)) {
+        k = syslog_rfc3339(buf, n, i, 9, &bad);
         if (k > 0 && i + k < n && buf[i + k] != ' ') {
             k = 0;
         }
@@ -699,15 +710,15 @@ sl_parse_3164(const char *buf, size_t n, size_t pos, struct sl_msg *m)
         }
         /* The first word is the HOSTNAME unless it is the tag (the local
          * form written by glibc syslog(3) and logger has no hostname). */
-        w = sl_word_end(buf, n, i);
-        if (!sl_tag(buf, i, w, NULL, NULL) && sl_hostword(buf, i, w)) {
+        w = syslog_word_end(buf, n, i);
+        if (!syslog_tag(buf, i, w, NULL, NULL) && syslog_hostword(buf, i, w)) {
             m->host.p = buf + i;
             m->host.n = w - i;
             i = w < n ? w + 1 : w;
         }
     }
-    w = sl_word_end(buf, n, i);
-    if (sl_tag(buf, i, w, &app, &pid)) {
+    w = syslog_word_end(buf, n, i);
+    if (syslog_tag(buf, i, w, &app, &pid)) {
         m->app = app;
         m->procid = pid;
         i = w < n ? w + 1 : w;
@@ -718,7 +729,8 @@ sl_parse_3164(const char *buf, size_t n, size_t pos, struct sl_msg *m)
 }
 
 static void
-sl_add_str(struct json_object *o, const char *key, const struct sl_str *s)
+syslog_add_str(struct json_object *o, const char *key,
+               const struct syslog_str *s)
 {
     if (s->p != NULL) {
         json_object_object_add(o, key,
@@ -728,7 +740,7 @@ sl_add_str(struct json_object *o, const char *key, const struct sl_str *s)
 
 /* The "syslog" member; takes m->sd. */
 static struct json_object *
-sl_header(struct sl_msg *m)
+syslog_header(struct syslog_msg *m)
 {
     struct json_object *h = json_object_new_object();
 
@@ -737,11 +749,11 @@ sl_header(struct sl_msg *m)
     if (m->version > 0) {
         json_object_object_add(h, "version", json_object_new_int(m->version));
     }
-    sl_add_str(h, "timestamp", &m->ts);
-    sl_add_str(h, "hostname", &m->host);
-    sl_add_str(h, "app_name", &m->app);
-    sl_add_str(h, "procid", &m->procid);
-    sl_add_str(h, "msgid", &m->msgid);
+    syslog_add_str(h, "timestamp", &m->ts);
+    syslog_add_str(h, "hostname", &m->host);
+    syslog_add_str(h, "app_name", &m->app);
+    syslog_add_str(h, "procid", &m->procid);
+    syslog_add_str(h, "msgid", &m->msgid);
     if (m->sd != NULL) {
         json_object_object_add(h, "structured_data", m->sd);
         m->sd = NULL;
@@ -754,7 +766,7 @@ sl_header(struct sl_msg *m)
  * Returns false, changing nothing, when its destination name is taken.
  */
 static bool
-sl_move_client(struct json_object *obj)
+syslog_move_client(struct json_object *obj)
 {
     struct json_object *client, *meta, *dst;
     bool has_meta;
@@ -782,7 +794,7 @@ sl_move_client(struct json_object *obj)
  * JSON whitespace, or NULL when MSG is not one (then it is plain text).
  */
 static struct json_object *
-sl_json_event(const char *p, size_t n)
+syslog_json_event(const char *p, size_t n)
 {
     struct json_object *obj = NULL;
     struct as_error jerr;
@@ -802,7 +814,8 @@ sl_json_event(const char *p, size_t n)
     if (as_parse_json(p + i, n - i, &obj, &jerr) != 0) {
         return NULL;
     }
-    if (!json_object_is_type(obj, json_type_object) || !sl_move_client(obj)) {
+    if (!json_object_is_type(obj, json_type_object) ||
+        !syslog_move_client(obj)) {
         json_object_put(obj);
         return NULL;
     }
@@ -813,7 +826,7 @@ int
 as_parse_syslog(const char *buf, size_t len, struct json_object **out,
                 struct as_error *err)
 {
-    struct sl_msg m;
+    struct syslog_msg m;
     struct json_object *ev;
     size_t n = len, pos = 0, bad;
     int r;
@@ -833,28 +846,28 @@ as_parse_syslog(const char *buf, size_t len, struct json_object **out,
     if (n > 0 && buf[n - 1] == '\0') {
         n--;
     }
-    if ((r = sl_pri(buf, n, &pos, &m.pri, err)) != 0) {
+    if ((r = syslog_pri(buf, n, &pos, &m.pri, err)) != 0) {
         return r;
     }
-    if (pos < n && sl_digit(buf[pos]) && !sl_date_ahead(buf, n, pos)) {
-        if ((r = sl_parse_5424(buf, n, pos, &m, err)) != 0) {
+    if (pos < n && syslog_digit(buf[pos]) && !syslog_date_ahead(buf, n, pos)) {
+        if ((r = syslog_parse_5424(buf, n, pos, &m, err)) != 0) {
             return r;
         }
     } else {
-        sl_parse_3164(buf, n, pos, &m);
+        syslog_parse_3164(buf, n, pos, &m);
     }
-    if (m.has_msg && !sl_utf8_valid(buf + m.msg_off, m.msg_len, &bad)) {
+    if (m.has_msg && !syslog_utf8_valid(buf + m.msg_off, m.msg_len, &bad)) {
         as_error_set(err, "message is not valid UTF-8 at byte %zu",
                      m.msg_off + bad);
         json_object_put(m.sd);
         return AS_ERR_PARSE;
     }
-    ev = m.has_msg ? sl_json_event(buf + m.msg_off, m.msg_len) : NULL;
+    ev = m.has_msg ? syslog_json_event(buf + m.msg_off, m.msg_len) : NULL;
     if (ev != NULL) {
-        json_object_object_add(ev, "syslog", sl_header(&m));
+        json_object_object_add(ev, "syslog", syslog_header(&m));
     } else {
         ev = json_object_new_object();
-        json_object_object_add(ev, "syslog", sl_header(&m));
+        json_object_object_add(ev, "syslog", syslog_header(&m));
         if (m.has_msg) {
             json_object_object_add(
                 ev, "message",
