@@ -34,6 +34,7 @@
 #include "core/stage.h"
 #include "core/workq.h"
 #include "parsers/json.h"
+#include "parsers/syslog.h"
 #include "processors/chain.h"
 #include "processors/scrub.h"
 #include "processors/validate.h"
@@ -443,10 +444,21 @@ pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
         return 1;
     }
     as_error_clear(&e);
-    rc = pi->format == AS_FORMAT_RAW ? pipe_parse_raw(bytes, len, &r->obj, &e)
-                                     : as_parse_json(bytes, len, &r->obj, &e);
+    switch (pi->format) {
+    case AS_FORMAT_RAW:
+        rc = pipe_parse_raw(bytes, len, &r->obj, &e);
+        break;
+    case AS_FORMAT_SYSLOG:
+        rc = as_parse_syslog(bytes, len, &r->obj, &e);
+        break;
+    default:
+        rc = as_parse_json(bytes, len, &r->obj, &e);
+        break;
+    }
     if (rc != 0) {
-        snprintf(why, sizeof(why), "invalid JSON: %s", e.msg);
+        snprintf(why, sizeof(why), "invalid %s: %s",
+                 pi->format == AS_FORMAT_SYSLOG ? "syslog message" : "JSON",
+                 e.msg);
         as_record_set_invalid(r, bytes, len, why);
         return 1;
     }
@@ -1279,12 +1291,11 @@ pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
         }
         pi = pipe_input_new(p, cs);
         st->inputs[st->n_inputs++] = pi;
-        if (pi->format == AS_FORMAT_AUDITD || pi->format == AS_FORMAT_SYSLOG) {
-            as_conf_errors_add(
-                errs, conf->path, cs->line, cs->col,
-                "input '%s': format '%s' is not implemented "
-                "yet",
-                cs->id, pi->format == AS_FORMAT_AUDITD ? "auditd" : "syslog");
+        if (pi->format == AS_FORMAT_AUDITD) {
+            as_conf_errors_add(errs, conf->path, cs->line, cs->col,
+                               "input '%s': format 'auditd' is not "
+                               "implemented yet",
+                               cs->id);
             rc = AS_ERR_CONFIG;
         }
         if (pi->in.ops->init != NULL &&
