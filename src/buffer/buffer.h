@@ -169,6 +169,14 @@ uint64_t as_cursor_pending_bytes(struct as_cursor *c);
 void as_cursor_rewind(struct as_cursor *c);
 
 /*
+ * Moves the read position to `pos`, a position returned in as_rbatch.end
+ * by an earlier read (never before the committed position).  A reader with
+ * several batches in flight uses it to give back a batch it read too early
+ * without re-reading the ones in flight.
+ */
+void as_cursor_seek(struct as_cursor *c, const struct as_bpos *pos);
+
+/*
  * Persists the cursor at `upto` (everything before it is acknowledged) and
  * deletes segments every open cursor has passed.  Errors: -errno.
  */

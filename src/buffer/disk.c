@@ -1156,6 +1156,15 @@ as_cursor_rewind(struct as_cursor *c)
     c->rpos = c->cpos;
 }
 
+void
+as_cursor_seek(struct as_cursor *c, const struct as_bpos *pos)
+{
+    c->rpos = *pos;
+    if (disk_pos_cmp(&c->rpos, &c->cpos) < 0) {
+        c->rpos = c->cpos;
+    }
+}
+
 /* Appends record br (frame body f) to rb; fixes pointers later. */
 static void
 disk_rb_add(struct as_rbatch *rb, const struct as__frame *f,
@@ -1191,6 +1200,7 @@ disk_rb_finish(struct as_rbatch *rb)
         off += len;
         rb->recs[i].input = rb->meta[i].input;
         rb->recs[i].chain = rb->meta[i].chain;
+        rb->recs[i].epoch = rb->meta[i].epoch != NULL ? rb->meta[i].epoch : "";
         rb->recs[i].seq = rb->meta[i].seq;
     }
 }

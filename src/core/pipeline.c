@@ -12,8 +12,9 @@
  * - Every byte an input emits ends in the buffer as an event, a dead-letter
  *   record, or (when dropped by policy) a position-only state record, so
  *   that tail offsets recovered from the buffer never skip or repeat.
- * - A runner has at most one batch in flight; its cursor is committed only
- *   after the output acknowledged the batch.
+ * - A runner has at most its output's `concurrency` batches in flight; its
+ *   cursor is committed only up to the oldest batch not yet acknowledged
+ *   (or dead-lettered).
  * - Handles live inside their owners, which are freed only after the last
  *   close callback (counted in `closing`).
  */
@@ -61,6 +62,31 @@ struct pipe_input {
     bool stopped;
 };
 
+/* Most batches one output may have in flight (its `concurrency`). */
+#define PIPE_MAX_CONCURRENCY 64
+
+enum pipe_slot_state {
+    PIPE_SLOT_FREE,
+    PIPE_SLOT_SENDING, /* the output has batch */
+    PIPE_SLOT_WAITING, /* retry backoff (or stopping with ranges left) */
+    PIPE_SLOT_DONE,    /* every record acknowledged or dead-lettered */
+};
+
+/* One batch of a runner (see "output runners"). */
+struct pipe_slot {
+    struct pipe_output *po;
+    struct as_rbatch rb;      /* the records, owned until committed */
+    struct as_batch batch;    /* what the output borrows: range [lo, hi) */
+    struct as_batch_rec *sub; /* a split range's records, rebased */
+    size_t sub_cap;
+    size_t lo, hi;
+    size_t *todo; /* ranges left after splits: (lo, hi) pairs, a stack */
+    size_t n_todo, cap_todo;
+    enum pipe_slot_state state;
+    unsigned attempt; /* failed sends of the current range */
+    uv_timer_t timer; /* retry backoff */
+};
+
 struct pipe_output {
     struct as_output out;
     const struct as_conf_stage *cs;
@@ -68,21 +94,20 @@ struct pipe_output {
     bool deadletter; /* the internal dead-letter sink */
     struct as_conf_output_file dl_conf;
     struct as_cursor *cur;
-    struct as_rbatch rb;
-    struct as_batch batch;
-    uv_timer_t timer;
-    bool timer_init;
+    struct pipe_slot *slots; /* a ring of n_slots in read order */
+    size_t n_slots, head, used;
+    uv_timer_t timer; /* batch fill timeout, hold_until, read errors */
+    bool timer_init;  /* timer and every slot timer */
     bool started;
-    bool sending;
     bool stopping;
     bool stopped;
     bool idle; /* the last read found nothing */
     uint64_t max_n, max_bytes, timeout_ms, retry_initial_ms, retry_max_ms;
     uint64_t wait_since;
-    uint64_t skip_seg; /* segment of the last commit of skipped records */
-    unsigned attempt;
+    uint64_t hold_until; /* no new batch before (as_mono_ms) */
+    uint64_t skip_seg;   /* segment of the last commit of skipped records */
     struct as_stage_counters c;
-    struct as_ratelimit rl;
+    struct as_ratelimit rl, rl_split;
 };
 
 /* A set of stages built from one config. */
@@ -142,6 +167,8 @@ enum pipe_phase {
 };
 
 static void pipe_kick(struct pipe_output *po);
+static void pipe_send_done(struct as_output *o, const struct as_batch *b,
+                           int status);
 static void pipe_stop_step(struct as_pipeline *p);
 static void pipe_update_pause(struct as_pipeline *p);
 
@@ -934,7 +961,23 @@ pipe_forget(struct as_input *in, const char *source,
     l->kind = PIPE_LINE_FORGET;
 }
 
-/* ---- output runners ---- */
+/* ---- output runners ----
+ *
+ * A runner reads batches from its cursor into slots, a ring of the
+ * output's `concurrency` entries (1 for the file output and the dead-letter
+ * sink) kept in read order.  Each slot owns its records until they are
+ * committed, so a retried batch is sent again from memory and batches in
+ * flight are never read twice.  The cursor is committed only up to the end
+ * of the oldest slot not yet finished (acknowledged or dead-lettered):
+ * slots finish in any order but commit in order.
+ *
+ * A 413-style refusal (AS_ERR_TOOBIG) splits the slot's range in halves:
+ * the first half is sent at once, the second waits on the slot's stack of
+ * ranges; a range of one record is dead-lettered.  A retryable failure
+ * waits with full-jitter backoff (or the destination's Retry-After) on the
+ * slot's own timer, and holds new batches back for as long, so a down
+ * destination gets at most `concurrency` requests per backoff period.
+ */
 
 static void
 pipe_output_limits(struct pipe_output *po)
@@ -942,12 +985,16 @@ pipe_output_limits(struct pipe_output *po)
     const struct as_conf_batch *b = NULL;
     const struct as_conf_retry *rt = NULL;
     const char *type = po->deadletter ? "file" : po->cs->type;
+    int64_t conc = 1;
 
     if (strcmp(type, "file") == 0) {
         b = &((const struct as_conf_output_file *) po->out.conf)->batch;
     } else if (strcmp(type, "http") == 0) {
-        b = &((const struct as_conf_output_http *) po->out.conf)->batch;
-        rt = &((const struct as_conf_output_http *) po->out.conf)->retry;
+        const struct as_conf_output_http *h = po->out.conf;
+
+        b = &h->batch;
+        rt = &h->retry;
+        conc = h->concurrency;
     } else if (strcmp(type, "cloudwatch_logs") == 0) {
         b = &((const struct as_conf_output_cloudwatch *) po->out.conf)->batch;
         rt = &((const struct as_conf_output_cloudwatch *) po->out.conf)->retry;
@@ -959,6 +1006,12 @@ pipe_output_limits(struct pipe_output *po)
     po->retry_initial_ms =
         rt != NULL && rt->initial_ms > 0 ? rt->initial_ms : 500;
     po->retry_max_ms = rt != NULL && rt->max_ms > 0 ? rt->max_ms : 60000;
+    if (conc < 1) {
+        conc = 1;
+    } else if (conc > PIPE_MAX_CONCURRENCY) {
+        conc = PIPE_MAX_CONCURRENCY;
+    }
+    po->n_slots = (size_t) conc;
 }
 
 static bool
@@ -988,12 +1041,12 @@ pipe_arm(struct pipe_output *po, uint64_t ms)
 
 /* Full-jitter exponential backoff: uniform in [0, min(max, initial*2^n)]. */
 static uint64_t
-pipe_backoff_ms(struct pipe_output *po)
+pipe_backoff_ms(const struct pipe_output *po, unsigned attempt)
 {
     uint64_t cap = po->retry_initial_ms;
     uint32_t rnd = 0;
 
-    for (unsigned i = 0; i < po->attempt && cap < po->retry_max_ms; i++) {
+    for (unsigned i = 0; i < attempt && cap < po->retry_max_ms; i++) {
         cap *= 2;
     }
     if (cap > po->retry_max_ms) {
@@ -1005,24 +1058,38 @@ pipe_backoff_ms(struct pipe_output *po)
     return cap == 0 ? 0 : (uint64_t) rnd % (cap + 1);
 }
 
-/* Re-appends a rejected batch as dead-letter records naming the reason. */
+/*
+ * Re-appends records [lo, hi) of a slot as dead-letter records naming the
+ * output and the reason (reason, then detail, else as_strerror(status)).
+ */
 static void
-pipe_deadletter_batch(struct pipe_output *po, int status)
+pipe_deadletter_range(struct pipe_output *po, const struct pipe_slot *s,
+                      size_t lo, size_t hi, int status, const char *reason,
+                      const char *detail)
 {
     struct as_buf line = AS_BUF_INIT;
+    struct as_buf why = AS_BUF_INIT;
     struct as_brec b;
 
-    for (size_t i = 0; i < po->rb.n; i++) {
-        const struct as_batch_rec *br = &po->rb.recs[i];
+    as_buf_puts(&why, reason[0] != '\0' ? reason : as_strerror(status));
+    if (detail[0] != '\0') {
+        as_buf_puts(&why, ": ");
+        as_buf_puts(&why, detail);
+    }
+    for (size_t i = lo; i < hi; i++) {
+        const struct as_batch_rec *br = &s->rb.recs[i];
 
         as_buf_reset(&line);
         as_buf_puts(&line, "{\"deadletter\":{\"output\":");
         as_jcs_string(&line, po->out.id, strlen(po->out.id));
-        as_buf_printf(&line,
-                      ",\"reason\":\"%s\"},\"record\":", as_strerror(status));
-        as_buf_put(&line, po->rb.data.data + br->off, br->len);
+        as_buf_puts(&line, ",\"reason\":");
+        if (as_jcs_string(&line, why.data, why.len) != 0) {
+            as_buf_puts(&line, "\"rejected\"");
+        }
+        as_buf_puts(&line, "},\"record\":");
+        as_buf_put(&line, s->rb.data.data + br->off, br->len);
         as_buf_putc(&line, '}');
-        b = po->rb.meta[i];
+        b = s->rb.meta[i];
         b.type = AS_BREC_DEADLETTER;
         b.has_pos = false;
         b.chain = "";
@@ -1030,52 +1097,192 @@ pipe_deadletter_batch(struct pipe_output *po, int status)
         b.payload_len = line.len;
         as_buffer_append(po->p->buffer, &b);
     }
+    as_buf_free(&why);
     as_buf_free(&line);
 }
 
+/* Hands the slot's current range to the output. */
 static void
-pipe_send_done(void *stage, int status)
+pipe_slot_send(struct pipe_slot *s)
 {
-    struct as_output *o = stage;
-    struct pipe_output *po = o->core;
+    struct pipe_output *po = s->po;
+    const struct as_rbatch *rb = &s->rb;
+    struct as_batch *b = &s->batch;
+    size_t n = s->hi - s->lo;
+
+    if (s->lo == 0 && s->hi == rb->n) {
+        b->data = rb->data.data;
+        b->len = rb->data.len;
+        b->recs = rb->recs;
+    } else {
+        /* A part of a split batch: its records, rebased on its first. */
+        size_t base = rb->recs[s->lo].off;
+        const struct as_batch_rec *last = &rb->recs[s->hi - 1];
+
+        if (s->sub_cap < n) {
+            s->sub = as_reallocarray(s->sub, n, sizeof(*s->sub));
+            s->sub_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            s->sub[i] = rb->recs[s->lo + i];
+            s->sub[i].off -= base;
+        }
+        b->data = rb->data.data + base;
+        b->len = last->off + last->len + 1 - base;
+        b->recs = s->sub;
+    }
+    b->n = n;
+    b->end_seg = rb->end.segment;
+    b->end_off = rb->end.offset;
+    s->state = PIPE_SLOT_SENDING;
+    po->out.ops->send(&po->out, b, pipe_send_done);
+}
+
+static void
+pipe_slot_timer_cb(uv_timer_t *t)
+{
+    struct pipe_slot *s = t->data;
+
+    if (s->state == PIPE_SLOT_WAITING && !s->po->stopping) {
+        pipe_slot_send(s);
+    }
+}
+
+/* Commits the finished slots at the head of the ring, in order. */
+static void
+pipe_slots_commit(struct pipe_output *po)
+{
     int rc;
 
-    po->sending = false;
-    if (status == 0) {
-        rc = as_cursor_commit(po->cur, &po->rb.end);
+    while (po->used > 0 && po->slots[po->head].state == PIPE_SLOT_DONE) {
+        struct pipe_slot *s = &po->slots[po->head];
+
+        rc = as_cursor_commit(po->cur, &s->rb.end);
         if (rc != 0) {
             as_slog_error(po->out.prefix, "cursor commit failed: %s",
                           as_strerror(rc));
         }
-        po->c.shipped += po->rb.n;
-        po->c.batches++;
-        po->c.bytes += po->rb.data.len;
-        po->attempt = 0;
-    } else if (status == AS_ERR_REJECT) {
-        po->c.rejected += po->rb.n;
-        as_slog_error(po->out.prefix,
-                      "destination rejected %zu events: dead-lettered",
-                      po->rb.n);
-        if (!po->deadletter) {
-            pipe_deadletter_batch(po, status);
-        }
-        as_cursor_commit(po->cur, &po->rb.end);
-    } else {
-        uint64_t delay;
+        s->state = PIPE_SLOT_FREE;
+        s->n_todo = 0;
+        s->attempt = 0;
+        po->head = (po->head + 1) % po->n_slots;
+        po->used--;
+    }
+}
 
+/* The slot's range is settled: send the next one, or finish the slot. */
+static void
+pipe_slot_next(struct pipe_slot *s)
+{
+    struct pipe_output *po = s->po;
+
+    if (s->n_todo > 0) {
+        s->n_todo--;
+        s->lo = s->todo[2 * s->n_todo];
+        s->hi = s->todo[2 * s->n_todo + 1];
+        s->attempt = 0;
+        if (po->stopping) {
+            s->state = PIPE_SLOT_WAITING;
+        } else {
+            pipe_slot_send(s);
+        }
+        return;
+    }
+    s->state = PIPE_SLOT_DONE;
+    pipe_slots_commit(po);
+}
+
+/* AS_ERR_TOOBIG: sends the first half now, keeps the second for later. */
+static void
+pipe_slot_split(struct pipe_slot *s)
+{
+    size_t mid = s->lo + (s->hi - s->lo) / 2;
+
+    if (s->n_todo == s->cap_todo) {
+        s->cap_todo = s->cap_todo == 0 ? 8 : s->cap_todo * 2;
+        s->todo = as_reallocarray(s->todo, s->cap_todo, 2 * sizeof(size_t));
+    }
+    s->todo[2 * s->n_todo] = mid;
+    s->todo[2 * s->n_todo + 1] = s->hi;
+    s->n_todo++;
+    s->hi = mid;
+    s->attempt = 0;
+    if (s->po->stopping) {
+        s->state = PIPE_SLOT_WAITING;
+    } else {
+        pipe_slot_send(s);
+    }
+}
+
+static void
+pipe_send_done(struct as_output *o, const struct as_batch *b, int status)
+{
+    struct pipe_output *po = o->core;
+    struct pipe_slot *s =
+        (struct pipe_slot *) (void *) ((char *) (uintptr_t) b -
+                                       offsetof(struct pipe_slot, batch));
+    char reason[AS_OUTPUT_REASON_MAX], detail[AS_OUTPUT_DETAIL_MAX];
+    const char *why;
+    uint64_t hint = o->retry_after_ms, delay;
+
+    memcpy(reason, o->reason, sizeof(reason));
+    memcpy(detail, o->detail, sizeof(detail));
+    reason[sizeof(reason) - 1] = '\0';
+    detail[sizeof(detail) - 1] = '\0';
+    o->retry_after_ms = 0;
+    o->reason[0] = '\0';
+    o->detail[0] = '\0';
+    why = reason[0] != '\0' ? reason : as_strerror(status);
+    if (status == 0) {
+        po->c.shipped += b->n;
+        po->c.batches++;
+        po->c.bytes += b->len;
+        po->hold_until = 0;
+        pipe_slot_next(s);
+    } else if (status == AS_ERR_TOOBIG && b->n > 1) {
+        if (as_ratelimit_ok(&po->rl_split, 10000)) {
+            as_slog_info(po->out.prefix,
+                         "destination refused %zu events as too large (%s): "
+                         "sending them in halves",
+                         b->n, why);
+        }
+        pipe_slot_split(s);
+    } else if (status == AS_ERR_REJECT || status == AS_ERR_TOOBIG) {
+        po->c.rejected += b->n;
+        if (status == AS_ERR_TOOBIG) {
+            as_slog_error(po->out.prefix,
+                          "one event is too large for the destination (%s): "
+                          "dead-lettered",
+                          why);
+        } else {
+            as_slog_error(po->out.prefix,
+                          "destination rejected %zu events (%s): "
+                          "dead-lettered",
+                          b->n, why);
+        }
+        if (!po->deadletter) {
+            pipe_deadletter_range(po, s, s->lo, s->hi, status, reason,
+                                  detail);
+        }
+        pipe_slot_next(s);
+    } else {
         po->c.retries++;
-        as_cursor_rewind(po->cur);
-        delay = pipe_backoff_ms(po);
-        po->attempt++;
+        if (hint > 0) {
+            delay = hint < AS_RETRY_AFTER_MAX_MS ? hint : AS_RETRY_AFTER_MAX_MS;
+        } else {
+            delay = pipe_backoff_ms(po, s->attempt);
+        }
+        s->attempt++;
+        s->state = PIPE_SLOT_WAITING;
+        po->hold_until = as_mono_ms() + delay;
         if (as_ratelimit_ok(&po->rl, 10000)) {
-            as_slog_warn(po->out.prefix, "send failed (%s): retry in %llu ms",
-                         as_strerror(status), (unsigned long long) delay);
+            as_slog_warn(po->out.prefix, "send failed (%s): retry in %llu ms%s",
+                         why, (unsigned long long) delay,
+                         hint > 0 ? " (Retry-After)" : "");
         }
         if (!po->stopping) {
-            pipe_arm(po, delay);
+            uv_timer_start(&s->timer, pipe_slot_timer_cb, delay, 0);
         }
-        pipe_stop_step(po->p);
-        return;
     }
     if (!po->stopping) {
         pipe_kick(po);
@@ -1083,76 +1290,96 @@ pipe_send_done(void *stage, int status)
     pipe_stop_step(po->p);
 }
 
+/*
+ * Reads and sends new batches while a slot is free, the destination is not
+ * being left alone after a failure, and a batch is full (or its timeout
+ * passed, or the pipeline drains).
+ */
 static void
 pipe_kick(struct pipe_output *po)
 {
     struct as_pipeline *p = po->p;
+    struct pipe_slot *s;
     uint64_t now;
     int n;
 
-    if (!po->started || po->sending || po->stopping || po->cur == NULL) {
+    if (!po->started || po->stopping || po->cur == NULL) {
         return;
     }
-    if (po->wait_since != 0 && !p->draining &&
-        as_cursor_pending_bytes(po->cur) < po->max_bytes) {
-        /* A batch is filling: read it once, when full or at its timeout,
-         * not again at every flush. */
+    while (po->used < po->n_slots) {
         now = as_mono_ms();
-        if (now - po->wait_since < po->timeout_ms) {
+        if (po->hold_until > now) {
             if (!uv_is_active((uv_handle_t *) &po->timer)) {
-                pipe_arm(po, po->timeout_ms - (now - po->wait_since));
+                pipe_arm(po, po->hold_until - now);
             }
             return;
         }
-    }
-    n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb, po,
-                       &po->rb);
-    if (n < 0) {
-        if (as_ratelimit_ok(&po->rl, 10000)) {
-            as_slog_error(po->out.prefix, "buffer read failed: %s",
-                          as_strerror(n));
+        if (po->wait_since != 0 && !p->draining &&
+            as_cursor_pending_bytes(po->cur) < po->max_bytes) {
+            /* A batch is filling: read it once, when full or at its
+             * timeout, not again at every flush. */
+            if (now - po->wait_since < po->timeout_ms) {
+                if (!uv_is_active((uv_handle_t *) &po->timer)) {
+                    pipe_arm(po, po->timeout_ms - (now - po->wait_since));
+                }
+                return;
+            }
         }
-        pipe_arm(po, 1000);
-        return;
-    }
-    if (n == 0) {
-        /* Only records this output does not take were passed: nothing is
-         * in flight, so that position is acknowledged.  Commit it once per
-         * segment, so passed segments can be deleted. */
-        if (po->rb.end.segment != po->skip_seg) {
-            po->skip_seg = po->rb.end.segment;
-            (void) as_cursor_commit(po->cur, &po->rb.end);
+        s = &po->slots[(po->head + po->used) % po->n_slots];
+        n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb,
+                           po, &s->rb);
+        if (n < 0) {
+            if (as_ratelimit_ok(&po->rl, 10000)) {
+                as_slog_error(po->out.prefix, "buffer read failed: %s",
+                              as_strerror(n));
+            }
+            pipe_arm(po, 1000);
+            return;
         }
-        po->idle = true;
+        if (n == 0) {
+            /* Only records this output does not take were passed.  With
+             * nothing in flight that position is acknowledged: commit it
+             * once per segment, so passed segments can be deleted. */
+            if (po->used == 0 && s->rb.end.segment != po->skip_seg) {
+                po->skip_seg = s->rb.end.segment;
+                (void) as_cursor_commit(po->cur, &s->rb.end);
+            }
+            po->idle = true;
+            po->wait_since = 0;
+            return;
+        }
+        po->idle = false;
+        if ((uint64_t) n < po->max_n && s->rb.data.len < po->max_bytes &&
+            po->timeout_ms > 0 && !p->draining) {
+            if (po->wait_since == 0) {
+                po->wait_since = now;
+            }
+            if (now - po->wait_since < po->timeout_ms) {
+                /* Let the batch fill up until its timeout: give it back,
+                 * behind the batches in flight. */
+                if (po->used > 0) {
+                    const struct pipe_slot *prev =
+                        &po->slots[(po->head + po->used - 1) % po->n_slots];
+
+                    as_cursor_seek(po->cur, &prev->rb.end);
+                } else {
+                    as_cursor_rewind(po->cur);
+                }
+                if (!uv_is_active((uv_handle_t *) &po->timer)) {
+                    pipe_arm(po, po->timeout_ms - (now - po->wait_since));
+                }
+                return;
+            }
+        }
         po->wait_since = 0;
-        return;
+        uv_timer_stop(&po->timer);
+        po->used++;
+        s->lo = 0;
+        s->hi = (size_t) n;
+        s->n_todo = 0;
+        s->attempt = 0;
+        pipe_slot_send(s);
     }
-    po->idle = false;
-    if ((uint64_t) n < po->max_n && po->rb.data.len < po->max_bytes &&
-        po->timeout_ms > 0 && !p->draining) {
-        now = as_mono_ms();
-        if (po->wait_since == 0) {
-            po->wait_since = now;
-        }
-        if (now - po->wait_since < po->timeout_ms) {
-            /* Let the batch fill up until its timeout. */
-            as_cursor_rewind(po->cur);
-            if (!uv_is_active((uv_handle_t *) &po->timer)) {
-                pipe_arm(po, po->timeout_ms - (now - po->wait_since));
-            }
-            return;
-        }
-    }
-    po->wait_since = 0;
-    uv_timer_stop(&po->timer);
-    po->batch.data = po->rb.data.data;
-    po->batch.len = po->rb.data.len;
-    po->batch.recs = po->rb.recs;
-    po->batch.n = po->rb.n;
-    po->batch.end_seg = po->rb.end.segment;
-    po->batch.end_off = po->rb.end.offset;
-    po->sending = true;
-    po->out.ops->send(&po->out, &po->batch, pipe_send_done);
 }
 
 /* ---- building stages ---- */
@@ -1232,8 +1459,12 @@ pipe_output_new(struct as_pipeline *p, const struct as_conf_stage *cs,
     po->out.state_dir = conf->agent.state_dir;
     po->out.fsync = conf->buffer.fsync;
     po->out.core = po;
-    as_rbatch_init(&po->rb);
     pipe_output_limits(po);
+    po->slots = as_calloc(po->n_slots, sizeof(*po->slots));
+    for (size_t i = 0; i < po->n_slots; i++) {
+        po->slots[i].po = po;
+        as_rbatch_init(&po->slots[i].rb);
+    }
     return po;
 }
 
@@ -1249,7 +1480,12 @@ pipe_output_free(struct pipe_output *po)
     if (po->cur != NULL) {
         as_cursor_close(po->cur);
     }
-    as_rbatch_free(&po->rb);
+    for (size_t i = 0; i < po->n_slots; i++) {
+        as_rbatch_free(&po->slots[i].rb);
+        free(po->slots[i].sub);
+        free(po->slots[i].todo);
+    }
+    free(po->slots);
     free(po->out.ctx);
     free(po);
 }
@@ -1345,6 +1581,10 @@ pipe_output_start(struct pipe_output *po)
 
     uv_timer_init(p->loop, &po->timer);
     po->timer.data = po;
+    for (size_t i = 0; i < po->n_slots; i++) {
+        uv_timer_init(p->loop, &po->slots[i].timer);
+        po->slots[i].timer.data = &po->slots[i];
+    }
     po->timer_init = true;
     if ((rc = as_buffer_cursor_open(p->buffer, po->out.id, &po->cur)) != 0) {
         as_slog_error(po->out.prefix, "cannot open buffer cursor: %s",
@@ -1604,11 +1844,26 @@ pipe_all_drained(struct as_pipeline *p)
     for (size_t i = 0; i < p->st.n_outputs; i++) {
         struct pipe_output *po = p->st.outputs[i];
 
-        if (po->started && (po->sending || !po->idle)) {
+        if (po->started && (po->used > 0 || !po->idle)) {
             return false;
         }
     }
     return true;
+}
+
+static bool
+pipe_any_sending(struct as_pipeline *p)
+{
+    for (size_t i = 0; i < p->st.n_outputs; i++) {
+        const struct pipe_output *po = p->st.outputs[i];
+
+        for (size_t k = 0; k < po->n_slots; k++) {
+            if (po->slots[k].state == PIPE_SLOT_SENDING) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 static void
@@ -1720,15 +1975,20 @@ pipe_stop_step(struct as_pipeline *p)
             po->stopping = true;
             if (po->timer_init) {
                 uv_timer_stop(&po->timer);
+                for (size_t k = 0; k < po->n_slots; k++) {
+                    uv_timer_stop(&po->slots[k].timer);
+                }
             }
         }
         p->phase = PIPE_WAIT_SENDS;
         AS_FALLTHROUGH;
     case PIPE_WAIT_SENDS:
-        for (size_t i = 0; i < p->st.n_outputs; i++) {
-            if (p->st.outputs[i]->sending) {
-                return;
-            }
+        /* A reload lets the batches in flight finish (a batch sent again
+         * by the new runner may be cut differently, which the collector's
+         * Idempotency-Key cannot match); a stop past its drain deadline
+         * has the outputs' stop abort them. */
+        if (p->reloading && pipe_any_sending(p)) {
+            return;
         }
         p->phase = PIPE_STOP_OUTPUTS;
         for (size_t i = 0; i < p->st.n_outputs; i++) {
@@ -1752,6 +2012,12 @@ pipe_stop_step(struct as_pipeline *p)
                 po->timer.data = p;
                 p->closing++;
                 uv_close((uv_handle_t *) &po->timer, pipe_handle_closed_cb);
+                for (size_t k = 0; k < po->n_slots; k++) {
+                    po->slots[k].timer.data = p;
+                    p->closing++;
+                    uv_close((uv_handle_t *) &po->slots[k].timer,
+                             pipe_handle_closed_cb);
+                }
                 po->timer_init = false;
             }
         }

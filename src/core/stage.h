@@ -10,6 +10,7 @@
 #ifndef AS_STAGE_H
 #define AS_STAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,7 +96,8 @@ struct as_input_ops {
 struct as_batch_rec {
     size_t off, len; /* the line, without newline */
     const char *input;
-    const char *chain;
+    const char *chain; /* "" = not chained */
+    const char *epoch; /* the chain's epoch (32 hex), "" when not chained */
     uint64_t seq;
 };
 
@@ -113,6 +115,17 @@ struct as_batch {
     uint64_t end_seg, end_off;
 };
 
+/*
+ * The end of one send: b is the batch that was passed to send (the core
+ * tells concurrent sends apart by it).  Runs on the loop thread.
+ */
+typedef void as_send_cb(struct as_output *o, const struct as_batch *b,
+                        int status);
+
+/* Sizes of as_output.reason and as_output.detail. */
+#define AS_OUTPUT_REASON_MAX 160
+#define AS_OUTPUT_DETAIL_MAX 256
+
 struct as_output {
     const struct as_output_ops *ops;
     const char *id;
@@ -123,7 +136,29 @@ struct as_output {
     const char *state_dir;
     int fsync; /* buffer.fsync: AS_FSYNC_*, for outputs that write files */
     void *core;
+    /*
+     * The details of a send's result, set by the output just before it
+     * calls that send's done (the core reads them in done and clears them,
+     * so concurrent sends cannot mix them up):
+     * - retry_after_ms: with AS_ERR_RETRY, how long the destination asked
+     *   to be left alone (HTTP Retry-After); 0 = no hint.  The core then
+     *   waits that long (at most AS_RETRY_AFTER_MAX_MS) instead of its own
+     *   backoff.
+     * - reason: one short printable line naming the failure ("HTTP 503",
+     *   "TLS: ..."), "" = none.  It is logged and goes into dead-letter
+     *   records: never credentials nor record contents.
+     * - detail: with AS_ERR_REJECT / AS_ERR_TOOBIG, more about it (the
+     *   start of the response body, printable ASCII), "" = none.  It may
+     *   echo record contents, so it goes only into dead-letter records,
+     *   never into the agent's log.
+     */
+    uint64_t retry_after_ms;
+    char reason[AS_OUTPUT_REASON_MAX];
+    char detail[AS_OUTPUT_DETAIL_MAX];
 };
+
+/* Longest Retry-After honoured; a longer one is cut to this. */
+#define AS_RETRY_AFTER_MAX_MS (60ULL * 60 * 1000)
 
 struct as_output_ops {
     size_t ctx_size;
@@ -132,10 +167,25 @@ struct as_output_ops {
     int (*start)(struct as_output *o);
     /*
      * Borrows b until done runs; calls done exactly once, never from inside
-     * send, with 0, AS_ERR_RETRY or AS_ERR_REJECT.
+     * send, with:
+     * - 0: acknowledged;
+     * - AS_ERR_RETRY: transient failure (network, 408, 429, 5xx); the core
+     *   sends the same batch again after a backoff (retry_after_ms);
+     * - AS_ERR_REJECT: refused for good; the core dead-letters every
+     *   record of b with `reason`;
+     * - AS_ERR_TOOBIG: the destination refused b as too large (HTTP 413);
+     *   the core splits b in halves and sends each (each as a batch of its
+     *   own), down to one record, which it dead-letters.
+     * The core has at most the output's concurrency batches in flight
+     * (1 unless the output's conf says otherwise) and commits its cursor
+     * only up to the oldest batch not yet acknowledged.
      */
     void (*send)(struct as_output *o, const struct as_batch *b,
-                 as_done_cb *done);
+                 as_send_cb *done);
+    /*
+     * Finishes or aborts every send in flight (each one's done runs first,
+     * AS_ERR_RETRY when aborted), releases its handles, then calls done.
+     */
     void (*stop)(struct as_output *o, as_done_cb *done);
     void (*destroy)(struct as_output *o);
     /*

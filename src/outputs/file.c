@@ -39,7 +39,7 @@ struct file_ctx {
     uv_work_t work;
     bool busy;
     const struct as_batch *batch;
-    as_done_cb *done;
+    as_send_cb *done;
     int status;
     as_done_cb *stop_done;
 };
@@ -285,7 +285,7 @@ static void
 file_after_work_cb(uv_work_t *w, int status)
 {
     struct file_ctx *c = w->data;
-    as_done_cb *done = c->done;
+    as_send_cb *done = c->done;
 
     c->busy = false;
     if (status != 0) {
@@ -295,7 +295,7 @@ file_after_work_cb(uv_work_t *w, int status)
         as_slog_error(c->o->prefix, "write to %s failed: %s", c->conf->path,
                       as_strerror(c->status));
     }
-    done(c->o, c->status == 0 ? 0 : AS_ERR_RETRY);
+    done(c->o, c->batch, c->status == 0 ? 0 : AS_ERR_RETRY);
     if (c->stop_done != NULL) {
         as_done_cb *sd = c->stop_done;
 
@@ -305,7 +305,7 @@ file_after_work_cb(uv_work_t *w, int status)
 }
 
 static void
-file_send(struct as_output *o, const struct as_batch *b, as_done_cb *done)
+file_send(struct as_output *o, const struct as_batch *b, as_send_cb *done)
 {
     struct file_ctx *c = o->ctx;
     int rc;
