@@ -195,6 +195,8 @@ struct as_conf_output_http {
     struct as_conf_retry retry;
     struct as_kvlist response_actions;
     int64_t concurrency;
+    uint64_t connect_timeout_ms;
+    uint64_t request_timeout_ms;
 };
 
 struct as_conf_output_cloudwatch {

@@ -330,7 +330,12 @@ const struct as_conf_key as_keys_output_http[] = {
      .help = "Status code overrides: {409: ack}; ack|retry|reject|deadletter.",
      .check_key = schema_check_status},
     KEY("concurrency", AS_CONF_INT, "2", struct as_conf_output_http,
-        concurrency, "Requests in flight at once."),
+        concurrency, "Requests in flight at once (1-64)."),
+    KEY("connect_timeout", AS_CONF_DURATION, "10s", struct as_conf_output_http,
+        connect_timeout_ms, "Longest wait for a connection (TCP and TLS)."),
+    KEY("request_timeout", AS_CONF_DURATION, "30s", struct as_conf_output_http,
+        request_timeout_ms,
+        "Longest time for a whole request; then it is retried."),
     KEY_END,
 };
 

@@ -10,6 +10,7 @@
 
 extern const struct as_input_ops as_input_tail_ops;
 extern const struct as_output_ops as_output_file_ops;
+extern const struct as_output_ops as_output_http_ops;
 
 static const struct as_stage_type registry_input_file = {
     AS_STAGE_INPUT, "file", as_keys_input_file,
@@ -22,7 +23,7 @@ static const struct as_stage_type registry_output_file = {
     sizeof(struct as_conf_output_file), &as_output_file_ops};
 static const struct as_stage_type registry_output_http = {
     AS_STAGE_OUTPUT, "http", as_keys_output_http,
-    sizeof(struct as_conf_output_http), NULL};
+    sizeof(struct as_conf_output_http), &as_output_http_ops};
 static const struct as_stage_type registry_output_cloudwatch = {
     AS_STAGE_OUTPUT, "cloudwatch_logs", as_keys_output_cloudwatch,
     sizeof(struct as_conf_output_cloudwatch), NULL};

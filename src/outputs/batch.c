@@ -1,0 +1,174 @@
+/*
+ * Batch encoding for network outputs (see batch.h).
+ *
+ * The gzip member is produced by deflate with zlib's gzip wrapper
+ * (windowBits 15 + 16) in one call: the output buffer is reserved to
+ * deflateBound() first, so Z_FINISH completes at once.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "outputs/batch.h"
+
+void
+as_batch_json_array(const struct as_batch *b, struct as_buf *out)
+{
+    (void) as_buf_reserve(out, b->len + 2);
+    (void) as_buf_putc(out, '[');
+    for (size_t i = 0; i < b->n; i++) {
+        if (i > 0) {
+            (void) as_buf_putc(out, ',');
+        }
+        (void) as_buf_put(out, b->data + b->recs[i].off, b->recs[i].len);
+    }
+    (void) as_buf_putc(out, ']');
+}
+
+int
+as_gzip_init(struct as_gzip *g, int level)
+{
+    memset(g, 0, sizeof(*g));
+    if (level < 0 || level > 9) {
+        level = Z_DEFAULT_COMPRESSION;
+    }
+    g->level = level;
+    if (deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return AS_ERR_INTERNAL;
+    }
+    g->init = true;
+    return 0;
+}
+
+int
+as_gzip_compress(struct as_gzip *g, const void *in, size_t len,
+                 struct as_buf *out)
+{
+    uLong bound;
+    int zr;
+
+    if (!g->init || len > (size_t) UINT32_MAX) {
+        return AS_ERR_INTERNAL;
+    }
+    if (deflateReset(&g->z) != Z_OK) {
+        return AS_ERR_INTERNAL;
+    }
+    /* deflateBound leaves room for the gzip header and trailer. */
+    bound = deflateBound(&g->z, (uLong) len);
+    as_buf_reset(out);
+    if (as_buf_reserve(out, (size_t) bound) != 0) {
+        return AS_ERR_INTERNAL;
+    }
+    g->z.next_in = (Bytef *) (uintptr_t) in;
+    g->z.avail_in = (uInt) len;
+    g->z.next_out = (Bytef *) out->data;
+    g->z.avail_out = (uInt) bound;
+    zr = deflate(&g->z, Z_FINISH);
+    if (zr != Z_STREAM_END) {
+        return AS_ERR_INTERNAL;
+    }
+    out->len = (size_t) bound - g->z.avail_out;
+    return 0;
+}
+
+void
+as_gzip_close(struct as_gzip *g)
+{
+    if (g->init) {
+        deflateEnd(&g->z);
+        g->init = false;
+    }
+}
+
+/* One chain's span within a batch. */
+struct batch_span {
+    const char *chain, *epoch;
+    uint64_t first, last, n;
+};
+
+void
+as_batch_idem_key(const struct as_batch *b, char out[AS_IDEM_KEY_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    struct batch_span one[8], *spans = one;
+    size_t n_spans = 0, cap = AS_ARRAY_SIZE(one), cur = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char dig[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    uint64_t unchained = 0;
+    char line[96];
+    int n;
+
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        as_fatalx("idempotency key: SHA-256 unavailable");
+    }
+    EVP_DigestUpdate(md, "auditship-idem-v1\n", 18);
+    for (size_t i = 0; i < b->n; i++) {
+        const struct as_batch_rec *r = &b->recs[i];
+        const char *chain = r->chain != NULL ? r->chain : "";
+
+        if (chain[0] == '\0') {
+            /* Not chained: the bytes themselves tell batches apart. */
+            unchained++;
+            EVP_DigestUpdate(md, "u", 1);
+            EVP_DigestUpdate(md, b->data + r->off, r->len);
+            EVP_DigestUpdate(md, "\n", 1);
+            continue;
+        }
+        if (n_spans == 0 || strcmp(spans[cur].chain, chain) != 0) {
+            for (cur = 0; cur < n_spans; cur++) {
+                if (strcmp(spans[cur].chain, chain) == 0) {
+                    break;
+                }
+            }
+            if (cur == n_spans) {
+                if (n_spans == cap) {
+                    struct batch_span *more =
+                        as_calloc(cap * 2, sizeof(*more));
+
+                    memcpy(more, spans, n_spans * sizeof(*spans));
+                    if (spans != one) {
+                        free(spans);
+                    }
+                    spans = more;
+                    cap *= 2;
+                }
+                spans[cur].chain = chain;
+                spans[cur].epoch = r->epoch != NULL ? r->epoch : "";
+                spans[cur].first = r->seq;
+                spans[cur].n = 0;
+                n_spans++;
+            }
+        }
+        spans[cur].last = r->seq;
+        spans[cur].n++;
+    }
+    for (size_t i = 0; i < n_spans; i++) {
+        EVP_DigestUpdate(md, "c", 1);
+        EVP_DigestUpdate(md, spans[i].chain, strlen(spans[i].chain) + 1);
+        EVP_DigestUpdate(md, spans[i].epoch, strlen(spans[i].epoch) + 1);
+        n = snprintf(line, sizeof(line),
+                     "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", spans[i].first,
+                     spans[i].last, spans[i].n);
+        EVP_DigestUpdate(md, line, (size_t) n);
+    }
+    n = snprintf(line, sizeof(line), "u%" PRIu64 "\n", unchained);
+    EVP_DigestUpdate(md, line, (size_t) n);
+    EVP_DigestFinal_ex(md, dig, &dlen);
+    EVP_MD_CTX_free(md);
+    if (spans != one) {
+        free(spans);
+    }
+    for (size_t i = 0; i < AS_IDEM_KEY_LEN / 2; i++) {
+        out[2 * i] = hex[dig[i] >> 4];
+        out[2 * i + 1] = hex[dig[i] & 15];
+    }
+    out[AS_IDEM_KEY_LEN] = '\0';
+}

@@ -1,0 +1,55 @@
+/*
+ * Batch encoding for network outputs: the JSON array form of a batch, gzip
+ * (RFC 1952) with zlib, and the Idempotency-Key of a batch.  Pure functions
+ * and a reusable compressor; no loop, no globals, safe on any thread.
+ */
+#ifndef AS_OUTPUT_BATCH_H
+#define AS_OUTPUT_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <zlib.h>
+
+#include "core/buf.h"
+#include "core/stage.h"
+
+/* Appends `[line,line,...]` (the batch's lines, no newlines) to out. */
+void as_batch_json_array(const struct as_batch *b, struct as_buf *out);
+
+/*
+ * A gzip compressor kept across batches (deflateReset instead of a new
+ * 256 KiB state per batch).  Use it from one thread at a time.
+ */
+struct as_gzip {
+    z_stream z;
+    bool init;
+    int level;
+};
+
+/* level: 0 (store) to 9.  Returns 0 or AS_ERR_INTERNAL. */
+int as_gzip_init(struct as_gzip *g, int level);
+/*
+ * Replaces out's contents with the gzip member (header, deflate data,
+ * CRC-32 and size trailer) of in[0..len).  Returns 0, or AS_ERR_INTERNAL
+ * when zlib fails.
+ */
+int as_gzip_compress(struct as_gzip *g, const void *in, size_t len,
+                     struct as_buf *out);
+void as_gzip_close(struct as_gzip *g);
+
+/* Length of an Idempotency-Key (lowercase hex), without the NUL. */
+#define AS_IDEM_KEY_LEN 32
+
+/*
+ * The Idempotency-Key of a batch: the first 128 bits (hex) of a SHA-256
+ * over, for each chain in the batch in order of first appearance, its id,
+ * epoch, first and last seq and record count, and, for records that are
+ * not chained (chain.enabled: false), their bytes.  It depends only on the
+ * records, so it is the same on every retry of the batch; each half of a
+ * split batch gets its own.
+ */
+void as_batch_idem_key(const struct as_batch *b,
+                       char out[AS_IDEM_KEY_LEN + 1]);
+
+#endif
