@@ -1504,6 +1504,20 @@ pipe_stages_free(struct pipe_stages *st)
     memset(st, 0, sizeof(*st));
 }
 
+/* Errors a stage's init added without a file name the config file. */
+static void
+pipe_errors_name_file(struct as_conf_errors *errs, size_t from,
+                      const char *path)
+{
+    for (size_t i = from; errs != NULL && path != NULL && i < errs->n; i++) {
+        if (errs->v[i].file != NULL &&
+            strcmp(errs->v[i].file, "<config>") == 0) {
+            free((char *) errs->v[i].file);
+            errs->v[i].file = as_strdup(path);
+        }
+    }
+}
+
 /* Builds and inits the stages of conf (no I/O).  Errors go to errs. */
 static int
 pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
@@ -1541,6 +1555,7 @@ pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
     }
     for (size_t i = 0; i < conf->n_outputs; i++) {
         const struct as_conf_stage *cs = &conf->outputs[i];
+        size_t n_errs = errs != NULL ? errs->n : 0;
         struct pipe_output *po;
 
         if (cs->st == NULL || cs->st->ops == NULL) {
@@ -1556,6 +1571,7 @@ pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
             (r = po->out.ops->init(&po->out, cs, errs)) != 0) {
             rc = r;
         }
+        pipe_errors_name_file(errs, n_errs, conf->path);
     }
     if (p != NULL) {
         struct pipe_output *dl = pipe_output_new(p, NULL, conf);
