@@ -1261,8 +1261,7 @@ pipe_send_done(struct as_output *o, const struct as_batch *b, int status)
                           b->n, why);
         }
         if (!po->deadletter) {
-            pipe_deadletter_range(po, s, s->lo, s->hi, status, reason,
-                                  detail);
+            pipe_deadletter_range(po, s, s->lo, s->hi, status, reason, detail);
         }
         pipe_slot_next(s);
     } else {
@@ -1326,8 +1325,8 @@ pipe_kick(struct pipe_output *po)
             }
         }
         s = &po->slots[(po->head + po->used) % po->n_slots];
-        n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb,
-                           po, &s->rb);
+        n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb, po,
+                           &s->rb);
         if (n < 0) {
             if (as_ratelimit_ok(&po->rl, 10000)) {
                 as_slog_error(po->out.prefix, "buffer read failed: %s",

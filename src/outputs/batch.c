@@ -130,8 +130,7 @@ as_batch_idem_key(const struct as_batch *b, char out[AS_IDEM_KEY_LEN + 1])
             }
             if (cur == n_spans) {
                 if (n_spans == cap) {
-                    struct batch_span *more =
-                        as_calloc(cap * 2, sizeof(*more));
+                    struct batch_span *more = as_calloc(cap * 2, sizeof(*more));
 
                     memcpy(more, spans, n_spans * sizeof(*spans));
                     if (spans != one) {

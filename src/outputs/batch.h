@@ -49,7 +49,6 @@ void as_gzip_close(struct as_gzip *g);
  * records, so it is the same on every retry of the batch; each half of a
  * split batch gets its own.
  */
-void as_batch_idem_key(const struct as_batch *b,
-                       char out[AS_IDEM_KEY_LEN + 1]);
+void as_batch_idem_key(const struct as_batch *b, char out[AS_IDEM_KEY_LEN + 1]);
 
 #endif

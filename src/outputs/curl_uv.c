@@ -150,8 +150,7 @@ curl_uv_timerfunc(CURLM *multi, long timeout_ms, void *userp)
     if (timeout_ms < 0) {
         uv_timer_stop(&cu->timer);
     } else {
-        uv_timer_start(&cu->timer, curl_uv_timer_cb, (uint64_t) timeout_ms,
-                       0);
+        uv_timer_start(&cu->timer, curl_uv_timer_cb, (uint64_t) timeout_ms, 0);
     }
     return 0;
 }
@@ -205,8 +204,7 @@ curl_uv_sockfunc(CURL *easy, curl_socket_t s, int what, void *userp,
 }
 
 int
-as_curl_uv_new(uv_loop_t *loop, as_curl_done_fn *done,
-               struct as_curl_uv **out)
+as_curl_uv_new(uv_loop_t *loop, as_curl_done_fn *done, struct as_curl_uv **out)
 {
     struct as_curl_uv *cu = as_calloc(1, sizeof(*cu));
 

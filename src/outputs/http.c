@@ -100,8 +100,13 @@ struct http_ctx {
 };
 
 static const char *const http_reserved_headers[] = {
-    "Content-Length", "Content-Encoding", "Transfer-Encoding",
-    "Idempotency-Key", "Host", "Expect", NULL,
+    "Content-Length",
+    "Content-Encoding",
+    "Transfer-Encoding",
+    "Idempotency-Key",
+    "Host",
+    "Expect",
+    NULL,
 };
 
 /* ---- pure parts ---- */
@@ -246,8 +251,8 @@ http_token(const char *s)
         return false;
     }
     for (; *s != '\0'; s++) {
-        if (!isalnum((unsigned char) *s) && strchr("!#$%&'*+-.^_`|~", *s) ==
-                                                NULL) {
+        if (!isalnum((unsigned char) *s) &&
+            strchr("!#$%&'*+-.^_`|~", *s) == NULL) {
             return false;
         }
     }
@@ -372,8 +377,8 @@ http_init(struct as_output *o, const struct as_conf_stage *cs,
     }
     for (size_t i = 0; i < AS_ARRAY_SIZE(files); i++) {
         if (files[i].path[0] != '\0' && access(files[i].path, R_OK) != 0) {
-            HTTP_ERR(line, col, "output '%s': %s: %s: %s", o->id,
-                     files[i].key, files[i].path, strerror(errno));
+            HTTP_ERR(line, col, "output '%s': %s: %s: %s", o->id, files[i].key,
+                     files[i].path, strerror(errno));
         }
     }
     c->content_type = conf->format == AS_ENC_JSON_ARRAY
@@ -392,8 +397,8 @@ http_init(struct as_output *o, const struct as_conf_stage *cs,
         for (size_t k = 0; http_reserved_headers[k] != NULL; k++) {
             if (strcasecmp(h->key, http_reserved_headers[k]) == 0) {
                 HTTP_ERR(h->line, h->col,
-                         "output '%s': header '%s' is set by the agent",
-                         o->id, h->key);
+                         "output '%s': header '%s' is set by the agent", o->id,
+                         h->key);
             }
         }
         if (strcasecmp(h->key, "Content-Type") == 0) {
@@ -733,8 +738,7 @@ http_transfer_done(CURL *easy, CURLcode result, void *priv)
         char msg[CURL_ERROR_SIZE - 8];
 
         snprintf(msg, sizeof(msg), "%.*s", (int) sizeof(msg) - 1,
-                 r->errbuf[0] != '\0' ? r->errbuf
-                                      : curl_easy_strerror(result));
+                 r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(result));
         if (http_tls_error(result)) {
             snprintf(r->errbuf, sizeof(r->errbuf), "TLS: %s", msg);
             if (as_ratelimit_ok(&c->rl_tls, 120000)) {
@@ -779,8 +783,7 @@ http_transfer_done(CURL *easy, CURLcode result, void *priv)
                      ? " (redirects are not followed: check url)"
                      : "");
         if (status != AS_ERR_RETRY) {
-            as_http_excerpt(r->resp, r->resp_len, o->detail,
-                            sizeof(o->detail));
+            as_http_excerpt(r->resp, r->resp_len, o->detail, sizeof(o->detail));
         }
     }
     http_finish(r, status);
@@ -823,12 +826,10 @@ http_start(struct as_output *o)
     } else {
         snprintf(level, sizeof(level), "uncompressed");
     }
-    as_slog_info(o->prefix,
-                 "sending to %s (%s, %s, concurrency %lld, tls verify %s)",
-                 c->where,
-                 conf->format == AS_ENC_JSON_ARRAY ? "json_array" : "ndjson",
-                 level, (long long) conf->concurrency,
-                 conf->tls.verify ? "on" : "off");
+    as_slog_info(
+        o->prefix, "sending to %s (%s, %s, concurrency %lld, tls verify %s)",
+        c->where, conf->format == AS_ENC_JSON_ARRAY ? "json_array" : "ndjson",
+        level, (long long) conf->concurrency, conf->tls.verify ? "on" : "off");
     return 0;
 }
 

@@ -103,9 +103,9 @@ test_idem_key_pinned(void **state)
     struct tb t;
 
     (void) state;
-    assert_int_equal(EVP_Digest(input, sizeof(input) - 1, dig, &dlen,
-                                EVP_sha256(), NULL),
-                     1);
+    assert_int_equal(
+        EVP_Digest(input, sizeof(input) - 1, dig, &dlen, EVP_sha256(), NULL),
+        1);
     for (size_t i = 0; i < AS_IDEM_KEY_LEN / 2; i++) {
         snprintf(want + 2 * i, 3, "%02x", dig[i]);
     }
@@ -261,8 +261,7 @@ test_retry_after(void **state)
     assert_true(ms == 30000);
     /* In the past: no wait; far ahead: the cap. */
     assert_int_equal(
-        as_http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", when + 5, &ms),
-        0);
+        as_http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", when + 5, &ms), 0);
     assert_true(ms == 0);
     assert_int_equal(
         as_http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", when - 86400, &ms),
@@ -285,8 +284,8 @@ static void
 test_classify_defaults(void **state)
 {
     static const long ack[] = {200, 201, 202, 204, 299};
-    static const long retry[] = {408, 425, 429, 500, 502, 503, 504, 599,
-                                 100, 301, 302, 307, 0,   600};
+    static const long retry[] = {408, 425, 429, 500, 502, 503, 504,
+                                 599, 100, 301, 302, 307, 0,   600};
     static const long reject[] = {400, 401, 403, 404, 405, 409, 410, 422, 499};
 
     (void) state;
@@ -326,8 +325,7 @@ test_classify_actions(void **state)
     assert_int_equal(
         as_config_load_string("t.yaml", yaml, strlen(yaml), &c, &e), 0);
     h = c->outputs[0].conf;
-    assert_int_equal(as_http_actions_parse(&h->response_actions, &a, &bad),
-                     0);
+    assert_int_equal(as_http_actions_parse(&h->response_actions, &a, &bad), 0);
     assert_int_equal(as_http_classify(409, &a), AS_HTTP_ACK);
     assert_int_equal(as_http_classify(400, &a), AS_HTTP_RETRY);
     assert_int_equal(as_http_classify(503, &a), AS_HTTP_REJECT);
