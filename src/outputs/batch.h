@@ -43,11 +43,13 @@ void as_gzip_close(struct as_gzip *g);
 
 /*
  * The Idempotency-Key of a batch: the first 128 bits (hex) of a SHA-256
- * over, for each chain in the batch in order of first appearance, its id,
- * epoch, first and last seq and record count, and, for records that are
- * not chained (chain.enabled: false), their bytes.  It depends only on the
- * records, so it is the same on every retry of the batch; each half of a
- * split batch gets its own.
+ * over "auditship-idem-v1\n"; for each record that is not chained
+ * (chain.enabled: false), in order, "u", its bytes and "\n"; for each chain
+ * in the batch in order of first appearance, "c", its id, NUL, its epoch,
+ * NUL and "FIRST LAST COUNT\n" (seqs, decimal); finally "u" and the number
+ * of unchained records and "\n".  It depends only on the records, so it is
+ * the same on every retry of the batch; each half of a split batch gets its
+ * own.
  */
 void as_batch_idem_key(const struct as_batch *b, char out[AS_IDEM_KEY_LEN + 1]);
 
