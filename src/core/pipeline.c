@@ -1274,7 +1274,7 @@ pipe_send_done(struct as_output *o, const struct as_batch *b, int status)
         s->attempt++;
         s->state = PIPE_SLOT_WAITING;
         po->hold_until = as_mono_ms() + delay;
-        if (as_ratelimit_ok(&po->rl, 10000)) {
+        if (!po->stopping && as_ratelimit_ok(&po->rl, 10000)) {
             as_slog_warn(po->out.prefix, "send failed (%s): retry in %llu ms%s",
                          why, (unsigned long long) delay,
                          hint > 0 ? " (Retry-After)" : "");

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Benchmark: N reference events (default 1,000,000) from
+# ../shared/bench/gen-audit-events.py, already in a file, through
+# tail -> decode -> validate -> scrub -> chain -> disk buffer -> http output
+# (gzip) to the test collector on loopback in its counting mode
+# (tests/tools/collector.py --count-only: it decompresses and counts, and
+# writes nothing).  Prints events/s (from agent start to the last event
+# counted by the collector), the agent's CPU seconds (user+system, from
+# /proc), its peak RSS (VmHWM) and the compressed bytes per event on the
+# wire (request bodies only).
+#
+# usage: bench/tail-to-http.sh [N] [gzip level 1-9] [concurrency]
+# Needs a built tree: AS_BUILDDIR (default build/) holds auditshipd.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000000}
+level=${2:-1}
+conc=${3:-2}
+bin=${AS_BUILDDIR:-$top/build}/auditshipd
+collector=$top/tests/tools/collector.py
+[ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
+work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
+pid= cpid=
+trap 'kill -9 $pid $cpid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+cache=/tmp/auditship-bench-events-$n.ndjson
+[ -s "$cache" ] || python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache"
+mkdir -p "$work/in"
+cp "$cache" "$work/in/audit.ndjson"
+bytes=$(wc -c < "$work/in/audit.ndjson")
+# The collector gets a core of its own when there are enough.
+python3 "$collector" serve --count-only --port-file "$work/port" \
+    > "$work/collector.log" 2>&1 &
+cpid=$!
+i=0
+while [ ! -s "$work/port" ]; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "collector did not start" >&2; exit 1; }
+    sleep 0.1
+done
+port=$(cat "$work/port")
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+cat > "$work/agent.yaml" <<EOC
+agent:
+  state_dir: $work/state
+  hostname: bench
+  log_level: warn
+  http: {listen: ""}
+inputs:
+  - id: app
+    type: file
+    paths: ["$work/in/*.ndjson"]
+buffer:
+  max_bytes: 4GiB
+outputs:
+  - id: collector
+    type: http
+    url: http://127.0.0.1:$port/v1/audit
+    compression: gzip
+    compression_level: $level
+    concurrency: $conc
+EOC
+t0=$(date +%s.%N)
+"$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
+pid=$!
+python3 - "$port" "$n" "$pid" <<'EOW' || { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
+import json, os, sys, time, urllib.request
+port, n, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+url = "http://127.0.0.1:%d/_stats" % port
+last, since = -1, time.time()
+while True:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        got = json.load(r)["dedup_lines"]
+    if got >= n:
+        break
+    if got != last:
+        last, since = got, time.time()
+    elif time.time() - since > 60:
+        sys.exit(1)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.1)
+EOW
+t1=$(date +%s.%N)
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
+cticks=$(awk '{print $14 + $15}' /proc/$cpid/stat)
+hz=$(getconf CLK_TCK)
+threads=$(for t in /proc/$pid/task/*; do
+    awk -v hz="$hz" '{ sub(/^[0-9]+ \(/, ""); name = $0; sub(/\).*/, "", name); sub(/^[^)]*\) /, "");
+        printf "%s=%.2fs ", name, ($12 + $13) / hz }' "$t/stat"; done)
+stats=$(python3 "$collector" stats "$port")
+kill -TERM $pid
+wait $pid || true
+pid=
+python3 - "$n" "$t0" "$t1" "$ticks" "$hz" "$hwm" "$bytes" "$level" "$conc" "$cticks" "$stats" <<'EOP'
+import json, sys
+n, t0, t1, ticks, hz, hwm, size, level, conc, cticks, stats = sys.argv[1:]
+n = int(n); el = float(t1) - float(t0); cpu = int(ticks) / int(hz)
+st = json.loads(stats)
+print(f"tail->http gzip level {level}, concurrency {conc}: {n} events "
+      f"({int(size)/n:.0f} B each) in {el:.2f} s: {n/el:,.0f} events/s, "
+      f"CPU {cpu:.2f} s ({cpu/n*1e6:.2f} us/event), peak RSS "
+      f"{int(hwm)/1024:.1f} MiB, {st['bytes']/n:.1f} compressed bytes/event "
+      f"({st['decoded_bytes']/n:.0f} B before gzip, {st['requests']} requests, "
+      f"{st['dups']} duplicates)")
+print(f"collector CPU {int(cticks)/int(hz):.2f} s")
+EOP
+echo "per thread (CPU s): $threads"
