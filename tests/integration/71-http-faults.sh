@@ -97,7 +97,7 @@ g=$(gap_after 429)
 diag "retry 429 (Retry-After: 1) after $g s"
 check "429 (seconds): the retry waited Retry-After" python3 -c "import sys; sys.exit(not $g >= 0.95)"
 : > "$AS_TMP/col/.mark"
-check "429 (HTTP-date): every event arrives" phase p429d $K '{"fail_429": 1, "retry_after": "date:2"}'
+check "429 (HTTP-date): every event arrives" phase p429d $K '{"fail_429": 1, "retry_after": "date:3"}'
 g=$(python3 - "$AS_TMP/col/requests.ndjson" <<'EOP'
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
@@ -105,7 +105,7 @@ i = max(i for i, r in enumerate(reqs) if r["status"] == 429)
 print("%.3f" % min(q["t"] - reqs[i]["t"] for q in reqs[i + 1:] if q["key"] == reqs[i]["key"]))
 EOP
 )
-diag "retry 429 (Retry-After: HTTP-date 2 s ahead) after $g s"
+diag "retry 429 (Retry-After: HTTP-date 3 s ahead) after $g s"
 check "429 (HTTP-date): the retry waited until that date" python3 -c "import sys; sys.exit(not $g >= 0.9)"
 
 # 413: batches of 50 events (~24 KB) are split down to <= 10 KB; one event
@@ -186,13 +186,13 @@ col_ctl '{"delay_ms_max": 300}'
 start_agent "$AS_TMP/agent.yaml"
 events pooo $((10 * K))
 TOTAL=$((TOTAL + 10 * K))
-wait_for 60 has_lines $((TOTAL - 5 * K)) "$AS_TMP/col/dedup.ndjson"
+wait_for 60 has_lines $((TOTAL - 7 * K)) "$AS_TMP/col/dedup.ndjson"
 d3=$(dups)
 diag "kill -9 with $(( $(lines "$AS_TMP/col/dedup.ndjson") - TOTAL + 10 * K )) of $((10 * K)) events received"
 kill -9 "$AS_AGENT_PID"
 wait "$AS_AGENT_PID" 2>/dev/null
 AS_AGENT_PID=
-start_agent "$AS_TMP/agent.yaml"
+start_agent_wait "$AS_TMP/agent.yaml"
 check "out-of-order acks and kill -9: every event arrives" wait_for 60 python3 "$(dirname "$0")/exactly_once.py" \
     --sent "$AS_TMP"/in/*.ndjson --got "$AS_TMP/col/all.ndjson" "$AS_TMP/dl.ndjson" --allow-dup
 col_ctl '{"delay_ms_max": 0}'

@@ -101,7 +101,7 @@ stop_collector
 start_collector "$AS_TMP/col" --tls-cert "$P/server.pem" --tls-key "$P/server.key" \
     --client-ca "$P/ca.pem" || { not_ok "collector restarts"; exit 1; }
 conf "{ca_file: $P/ca.pem}"
-start_agent "$AS_TMP/agent.yaml"
+start_agent_wait "$AS_TMP/agent.yaml"
 before=$(lines "$AS_TMP/col/requests.ndjson")
 events
 sleep 3

@@ -15,6 +15,14 @@ http_cleanup() {
 }
 trap 'http_cleanup' EXIT
 
+# start_agent_wait CONFIG: start_agent, then wait until it has started
+# (its signal handlers are in place: a SIGTERM before would kill it).
+start_agent_wait() {
+    _n=$(grep -c 'started (pid' "$AS_TMP/agent.log" 2>/dev/null)
+    start_agent "$1"
+    wait_for 30 sh -c "[ \$(grep -c 'started (pid' '$AS_TMP/agent.log') -gt ${_n:-0} ]"
+}
+
 # start_collector DIR [serve options...]: runs the collector (on COL_PORT
 # when set, so a restart keeps the address) and waits for it to listen.
 start_collector() {
