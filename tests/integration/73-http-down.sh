@@ -4,10 +4,12 @@
 # collector is stopped for AS_HTTP_DOWN_SECS (default 60) while
 # AS_HTTP_DOWN_EVENTS (default 200,000) events are written; then it comes
 # back and every event arrives, once in the deduplicated copy, and the chain
-# verifies from the collector's copy.  The agent's peak RSS (VmHWM) is read
-# after a warm-up, at the end of the outage and at the end, and must not
-# grow by more than 8 MiB past the warm-up (it is printed; not asserted in
-# an AddressSanitizer build, whose quarantine and shadow memory dominate).
+# verifies from the collector's copy; a file output next to it gets every
+# event during the outage (a dead destination stalls no other output).
+# The agent's peak RSS (VmHWM) is read after a warm-up, at the end of the
+# outage and at the end, and must not grow by more than 8 MiB past the
+# warm-up (it is printed; not asserted in an AddressSanitizer build, whose
+# quarantine and shadow memory dominate).
 #
 # Under valgrind (AS_SLOW > 1) this test is skipped unless
 # AS_HTTP_DOWN_SECS is set: 200,000 events through memcheck take too long,
@@ -18,7 +20,7 @@ if [ "$AS_SLOW" -gt 1 ] && [ -z "${AS_HTTP_DOWN_SECS:-}" ]; then
 fi
 as_tmpdir
 . "$(dirname "$0")/http-lib.sh"
-plan 9
+plan 10
 
 DOWN=${AS_HTTP_DOWN_SECS:-60}
 N=${AS_HTTP_DOWN_EVENTS:-200000}
@@ -43,6 +45,10 @@ outputs:
     url: http://127.0.0.1:$COL_PORT/v1/audit
     retry: {initial: 200ms, max: 2s}
     connect_timeout: 1s
+  - id: local
+    type: file
+    path: $AS_TMP/out/audit.ndjson
+    rotate: {max_bytes: 0}
 EOC
 # The outage's events, made before it starts (in chunks, appended later).
 gen_events $((WARM + N)) 51 > "$AS_TMP/gen/all.ndjson"
@@ -68,6 +74,8 @@ held=$(du -sk "$AS_TMP/state/buffer" | cut -f1)
 diag "outage of $(( $(date +%s) - t0 )) s: $N events written, buffer holds $held KiB"
 check "during the outage the backlog is in the disk buffer" [ "$held" -gt $((N / 10)) ]
 check "nothing arrived during the outage" [ "$(lines "$AS_TMP/col/dedup.ndjson")" -eq "$WARM" ]
+check "the file output was not held back by the outage" \
+    wait_for 30 has_lines $((WARM + N)) "$AS_TMP/out/audit.ndjson"
 
 start_collector "$AS_TMP/col"
 check "after the outage every event arrives" wait_for 120 has_lines $((WARM + N)) "$AS_TMP/col/dedup.ndjson"
