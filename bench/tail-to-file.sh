@@ -52,11 +52,16 @@ t0=$(date +%s.%N)
 pid=$!
 # Count the output's lines incrementally: re-reading the whole growing file
 # on every poll would take a CPU from the agent on a 2-core machine.
-python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died" >&2; cat "$work/agent.log" >&2; exit 1; }
+python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
 import os, sys, time
 path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 f, got = None, 0
+last, since = -1, time.monotonic()
 while got < n:
+    if got != last:
+        last, since = got, time.monotonic()
+    elif time.monotonic() - since > 60:
+        sys.exit(f"no progress for 60 s at {got} of {n} events")
     if f is None:
         try:
             f = open(path, 'rb', buffering=0)
