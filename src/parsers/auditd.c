@@ -220,12 +220,12 @@ auditd_utf8_seq(const unsigned char *s, size_t n)
 }
 
 /*
- * Appends s[0..n) to out with every byte that is not part of valid UTF-8
- * (and NUL when nul_bad) replaced by U+FFFD.  Returns true when something
- * was replaced.
+ * Appends s[0..n) to out with every byte that is not part of valid UTF-8,
+ * and every NUL (so that C-string views of a value are the whole value),
+ * replaced by U+FFFD.  Returns true when something was replaced.
  */
 static bool
-auditd_utf8_put(struct as_buf *out, const char *s, size_t n, bool nul_bad)
+auditd_utf8_put(struct as_buf *out, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *) s;
     bool lossy = false;
@@ -234,7 +234,7 @@ auditd_utf8_put(struct as_buf *out, const char *s, size_t n, bool nul_bad)
     while (i < n) {
         size_t k = auditd_utf8_seq(u + i, n - i);
 
-        if (k == 0 || (nul_bad && u[i] == 0)) {
+        if (k == 0 || u[i] == 0) {
             as_buf_puts(out, AUDITD_REPLACEMENT);
             lossy = true;
             i++;
@@ -250,7 +250,7 @@ auditd_utf8_put(struct as_buf *out, const char *s, size_t n, bool nul_bad)
 }
 
 static bool
-auditd_utf8_valid(const char *s, size_t n, bool nul_bad)
+auditd_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *) s;
     size_t i = 0, k;
@@ -261,7 +261,7 @@ auditd_utf8_valid(const char *s, size_t n, bool nul_bad)
             continue;
         }
         k = auditd_utf8_seq(u + i, n - i);
-        if (k == 0 || (nul_bad && u[i] == 0)) {
+        if (k == 0 || u[i] == 0) {
             return false;
         }
         i += k;
@@ -271,8 +271,8 @@ auditd_utf8_valid(const char *s, size_t n, bool nul_bad)
 
 /*
  * rec[key] = value as a JSON string.  The key loses NULs and invalid UTF-8
- * (U+FFFD); a value with invalid UTF-8 gets U+FFFD and its exact bytes as
- * hex in rec[key + "_hex"].
+ * (U+FFFD); a value with either gets U+FFFD and its exact bytes as hex in
+ * rec[key + "_hex"].
  */
 static void
 auditd_put(struct json_object *rec, const char *key, size_t klen,
@@ -281,16 +281,16 @@ auditd_put(struct json_object *rec, const char *key, size_t klen,
     struct as_buf k = AS_BUF_INIT, v = AS_BUF_INIT;
     char small[64];
 
-    if (klen < sizeof(small) && auditd_utf8_valid(key, klen, true) &&
-        auditd_utf8_valid(val, vlen, false)) {
+    if (klen < sizeof(small) && auditd_utf8_valid(key, klen) &&
+        auditd_utf8_valid(val, vlen)) {
         memcpy(small, key, klen);
         small[klen] = '\0';
         json_object_object_add(rec, small,
                                json_object_new_string_len(val, (int) vlen));
         return;
     }
-    auditd_utf8_put(&k, key, klen, true);
-    if (auditd_utf8_put(&v, val, vlen, false)) {
+    auditd_utf8_put(&k, key, klen);
+    if (auditd_utf8_put(&v, val, vlen)) {
         struct as_buf hx = AS_BUF_INIT;
 
         as_buf_put(&hx, k.data, k.len);
@@ -300,7 +300,7 @@ auditd_put(struct json_object *rec, const char *key, size_t klen,
         json_object_object_add(rec, hx.data,
                                json_object_new_string_len(k.data, (int) k.len));
         as_buf_reset(&k);
-        auditd_utf8_put(&k, key, klen, true);
+        auditd_utf8_put(&k, key, klen);
         as_buf_free(&hx);
     }
     json_object_object_add(rec, k.data,
@@ -793,7 +793,7 @@ auditd_keys(struct json_object *rec, const char *v, size_t n)
         }
         if (c > p) {
             as_buf_reset(&part);
-            if (auditd_utf8_put(&part, p, (size_t) (c - p), false)) {
+            if (auditd_utf8_put(&part, p, (size_t) (c - p))) {
                 struct as_buf hx = AS_BUF_INIT;
 
                 auditd_tohex(&hx, v, n);
@@ -1232,14 +1232,14 @@ auditd_build(const struct auditd_view *recs, size_t n, uint64_t sec,
     for (size_t i = 0; v == NULL && i < n; i++) {
         v = auditd_get(objs[i], "auid");
     }
-    if (v != NULL && strcmp(v, "unset") != 0) {
+    if (v != NULL && v[0] != '\0' && strcmp(v, "unset") != 0) {
         actor = v;
     } else {
         v = auditd_get(syscall, "uid");
         for (size_t i = 0; v == NULL && i < n; i++) {
             v = auditd_get(objs[i], "uid");
         }
-        if (v != NULL && strcmp(v, AUDITD_UNSET) != 0) {
+        if (v != NULL && v[0] != '\0' && strcmp(v, AUDITD_UNSET) != 0) {
             actor = v;
         }
     }

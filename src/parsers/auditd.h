@@ -62,8 +62,10 @@
  * into the same record; "old auid=" becomes old_auid.  Values "?", "" and
  * "(null)" are left out.  The enriched format's interpreted fields (after
  * the 0x1d byte, e.g. AUID="root") are kept as they are, uppercase keys.
- * Every string is valid UTF-8: a byte sequence that is not gets U+FFFD for
- * each bad byte, and the exact bytes are kept as hex in "<field>_hex".
+ * Every string is valid UTF-8 without NUL: a value that is not (raw bytes,
+ * or what hex decoded to) gets U+FFFD for each bad byte and each NUL, and
+ * its exact bytes are kept as hex in "<field>_hex"; a bad key byte becomes
+ * U+FFFD.
  */
 #ifndef AS_PARSER_AUDITD_H
 #define AS_PARSER_AUDITD_H

@@ -684,10 +684,24 @@ test_utf8(void **state)
     assert_string_equal(str(r, "a"), "\xef\xbf\xbd\xef\xbf\xbd");
     assert_string_equal(str(r, "b"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     assert_string_equal(str(r, "c"), "\xf0\x9f\x98\x80");
+    assert_null(str(r, "c_hex"));
     assert_string_equal(str(o.ev[0], "action"), "auditd.user_cmd");
     assert_string_equal(str(o.ev[0], "target_type"), "command");
     assert_string_equal(str(o.ev[0], "target_id"), "ls \xef\xbf\xbd");
     assert_string_equal(str(o.ev[0], "created_at"), "2023-11-14T22:13:20.001Z");
+    /* NUL (here from hex) is never kept in a string. */
+    feed_str(a,
+             "type=TTY msg=audit(1.000:6): tty pid=1 uid=0 auid=1000 ses=1 "
+             "data=6100620A",
+             1, 0, &o);
+    as_auditd_flush(a, 0, 0, collect_cb, &o);
+    assert_int_equal(o.n, 2);
+    r = rec(o.ev[1], "tty", 0);
+    assert_string_equal(str(r, "data"), "a\xef\xbf\xbd"
+                                        "b\n");
+    assert_string_equal(str(r, "data_hex"), "6100620A");
+    assert_int_equal(
+        json_object_get_string_len(json_object_object_get(r, "data")), 6);
     out_free(&o);
     as_auditd_free(a);
 }
