@@ -63,6 +63,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -168,6 +169,27 @@ static void sock_conn_cb(uv_poll_t *h, int status, int events);
 
 /* ---- init: cross-key checks, no I/O beyond the group lookup ---- */
 
+/*
+ * Appends a located error without a file name, so that --check prints the
+ * config's path in front of it (as the file input does).
+ */
+static void __attribute__((format(printf, 3, 4)))
+sock_conf_error(struct as_conf_errors *errs, const struct as_conf_stage *cs,
+                const char *fmt, ...)
+{
+    struct as_error *e;
+    va_list ap;
+
+    errs->v = as_reallocarray(errs->v, errs->n + 1, sizeof(*errs->v));
+    e = &errs->v[errs->n++];
+    memset(e, 0, sizeof(*e));
+    e->line = cs != NULL ? cs->line : 0;
+    e->col = cs != NULL ? cs->col : 0;
+    va_start(ap, fmt);
+    as_error_setv(e, fmt, ap);
+    va_end(ap);
+}
+
 /* "0660", "660", "0755": 3 or 4 octal digits, at most 0777. */
 static int
 sock_parse_mode(const char *s, mode_t *out)
@@ -235,45 +257,42 @@ sock_init(struct as_input *in, const struct as_conf_stage *cs,
     const struct as_conf_input_socket *c = in->conf;
     struct sock_ctx *ctx = in->ctx;
     struct sockaddr_un sa;
-    int line = cs != NULL ? cs->line : 0, col = cs != NULL ? cs->col : 0;
     int r = 0;
 
     ctx->lfd = -1;
     ctx->inh = -1;
     if (c->path == NULL || c->path[0] == '\0') {
-        as_conf_errors_add(errs, NULL, line, col,
-                           "socket input '%s': path must not be empty", in->id);
+        sock_conf_error(errs, cs, "socket input '%s': path must not be empty",
+                        in->id);
         r = AS_ERR_CONFIG;
     } else if (strlen(c->path) >= sizeof(sa.sun_path)) {
-        as_conf_errors_add(errs, NULL, line, col,
-                           "socket input '%s': path is longer than %zu "
-                           "bytes (the limit of a Unix socket address)",
-                           in->id, sizeof(sa.sun_path) - 1);
+        sock_conf_error(errs, cs,
+                        "socket input '%s': path is longer than %zu "
+                        "bytes (the limit of a Unix socket address)",
+                        in->id, sizeof(sa.sun_path) - 1);
         r = AS_ERR_CONFIG;
     }
     if (sock_parse_mode(c->permissions, &ctx->mode) != 0) {
-        as_conf_errors_add(errs, NULL, line, col,
-                           "socket input '%s': permissions \"%s\" is not an "
-                           "octal mode such as \"0660\" (at most \"0777\")",
-                           in->id,
-                           c->permissions != NULL ? c->permissions : "");
+        sock_conf_error(errs, cs,
+                        "socket input '%s': permissions \"%s\" is not an "
+                        "octal mode such as \"0660\" (at most \"0777\")",
+                        in->id, c->permissions != NULL ? c->permissions : "");
         r = AS_ERR_CONFIG;
     }
     if (c->group != NULL && c->group[0] != '\0') {
         if (sock_parse_group(c->group, &ctx->gid) != 0) {
-            as_conf_errors_add(errs, NULL, line, col,
-                               "socket input '%s': unknown group \"%s\"",
-                               in->id, c->group);
+            sock_conf_error(errs, cs, "socket input '%s': unknown group \"%s\"",
+                            in->id, c->group);
             r = AS_ERR_CONFIG;
         } else {
             ctx->has_gid = true;
         }
     }
     if (c->max_line_bytes > ((uint64_t) 1 << 30)) {
-        as_conf_errors_add(errs, NULL, line, col,
-                           "socket input '%s': max_line_bytes is larger "
-                           "than 1GiB",
-                           in->id);
+        sock_conf_error(errs, cs,
+                        "socket input '%s': max_line_bytes is larger "
+                        "than 1GiB",
+                        in->id);
         r = AS_ERR_CONFIG;
     }
     return r;
@@ -482,6 +501,11 @@ sock_read_listen_fds(void)
         for (int i = 0; i < n; i++) {
             sock_fds[i].fd = SD_LISTEN_FDS_START + i;
             sock_fds[i].name = names != NULL ? names[i] : NULL;
+            if (sock_fds[i].name != NULL &&
+                strcmp(sock_fds[i].name, "unknown") == 0) {
+                free(sock_fds[i].name); /* libsystemd's "no name" */
+                sock_fds[i].name = NULL;
+            }
         }
         sock_n_fds = (size_t) n;
     } else if (names != NULL) {
