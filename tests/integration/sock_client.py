@@ -104,7 +104,8 @@ def cmd_stream(a):
         data = b"".join(l + b"\n" for l in mine)
         s.sendall(data)
         s.close()
-        write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
+        if a.map:
+            write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
 
     if not fork_each(a.conns, work):
         return 1
@@ -130,7 +131,8 @@ def cmd_dgram(a):
                     eagain += 1
                     select.select([], [s], [], 1.0)
         s.close()
-        write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
+        if a.map:
+            write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
         if a.verbose:
             print(f"sock_client: pid {os.getpid()}: {len(mine)} datagrams, "
                   f"{eagain} EAGAIN", file=sys.stderr)

@@ -23,6 +23,11 @@
  * while it is ours), init errors, and socket activation (descriptors passed
  * as by systemd, matched by path or by name, kept open and in place across
  * a stop and a second start).  Every loop run is bounded by a deadline.
+ *
+ * With AS_SOCKET_BENCH=FILE, only test_bench runs: it times the ingest of
+ * FILE's lines (stream over one connection, then one datagram per line)
+ * from a child process, the core replaced by a counter, and prints events/s
+ * and the loop's CPU time per event.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,8 +35,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -423,6 +431,7 @@ struct harness {
     size_t n, cap;
     size_t pause_at; /* pause when this many events arrived; 0 = never */
     bool started, done;
+    bool count_only; /* benchmark: keep no copies */
 };
 
 static void
@@ -432,6 +441,10 @@ h_emit(struct as_input *in, const char *bytes, size_t len,
     struct harness *h = in->core;
     struct got *g;
 
+    if (h->count_only) {
+        h->n++;
+        return;
+    }
     if (h->n == h->cap) {
         h->cap = h->cap == 0 ? 64 : h->cap * 2;
         h->got = as_reallocarray(h->got, h->cap, sizeof(*h->got));
@@ -1134,6 +1147,115 @@ act_socket(int type, const char *name, int fd)
     }
 }
 
+/* ---- benchmark (AS_SOCKET_BENCH=FILE) ---- */
+
+static double
+bench_cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
+           (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Child: sends data over one connection, or each line as a datagram. */
+static void __attribute__((noreturn))
+bench_send(const char *path, bool datagram, const char *data, size_t len)
+{
+    struct sockaddr_un sa;
+    const char *p = data, *nl, *end = data + len;
+    int fd = socket(AF_UNIX, datagram ? SOCK_DGRAM : SOCK_STREAM, 0);
+    ssize_t w;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+        _exit(1);
+    }
+    while (p < end) {
+        if (datagram) {
+            nl = memchr(p, '\n', (size_t) (end - p));
+            nl = nl != NULL ? nl : end;
+            w = send(fd, p, (size_t) (nl - p), 0);
+            p = nl + 1;
+        } else {
+            w = write(fd, p, (size_t) (end - p));
+            p += w > 0 ? w : 0;
+        }
+        if (w < 0 && errno != EINTR) {
+            _exit(1);
+        }
+    }
+    _exit(0);
+}
+
+static void
+test_bench(void **state)
+{
+    struct harness *h = *state;
+    const char *file = getenv("AS_SOCKET_BENCH");
+    struct timespec t0, t1;
+    struct as_socket_stats st;
+    double ns, cpu;
+    size_t len = 0, lines = 0;
+    char *data;
+    FILE *f;
+    pid_t pid;
+    int status;
+
+    assert_non_null(file);
+    f = fopen(file, "rb");
+    assert_non_null(f);
+    data = as_malloc(1);
+    for (;;) {
+        data = as_realloc(data, len + (1 << 20));
+        size_t n = fread(data + len, 1, 1 << 20, f);
+        if (n == 0) {
+            break;
+        }
+        len += n;
+    }
+    fclose(f);
+    for (size_t i = 0; i < len; i++) {
+        lines += data[i] == '\n';
+    }
+    h->count_only = true;
+    h->conf.max_line_bytes = 256 * 1024;
+    for (int mode = 0; mode < 2; mode++) {
+        h->conf.mode = mode == 0 ? AS_SOCK_STREAM : AS_SOCK_DATAGRAM;
+        h->n = 0;
+        h_start(h);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cpu = bench_cpu_s();
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            bench_send(h->path, mode == 1, data, len);
+        }
+        while (h->n < lines) {
+            uv_run(&h->loop, UV_RUN_ONCE);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        cpu = bench_cpu_s() - cpu;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        as_socket_stats(&h->in, &st);
+        ns = (double) (t1.tv_sec - t0.tv_sec) * 1e9 +
+             (double) (t1.tv_nsec - t0.tv_nsec);
+        print_message("# socket bench %s: %zu events, %llu bytes in %.1f ms: "
+                      "%.0f events/s, loop CPU %.2f us/event\n",
+                      mode == 0 ? "stream" : "datagram", lines,
+                      (unsigned long long) st.bytes, ns / 1e6,
+                      (double) lines / ns * 1e9, cpu / (double) lines * 1e6);
+        h_stop(h);
+    }
+    h->n = 0; /* nothing was kept */
+    h->count_only = false;
+    free(data);
+}
+
 int
 main(void)
 {
@@ -1158,9 +1280,15 @@ main(void)
         cmocka_unit_test_setup_teardown(test_init_errors, h_setup, h_teardown),
     };
 
+    const struct CMUnitTest bench[] = {
+        cmocka_unit_test_setup_teardown(test_bench, h_setup, h_teardown),
+    };
     char pid[32];
     int rc;
 
+    if (getenv("AS_SOCKET_BENCH") != NULL) {
+        return cmocka_run_group_tests(bench, NULL, NULL);
+    }
     snprintf(act_dir, sizeof(act_dir), "/tmp/as-sock-act-XXXXXX");
     if (mkdtemp(act_dir) == NULL) {
         perror("mkdtemp");
