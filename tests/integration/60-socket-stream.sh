@@ -4,9 +4,10 @@
 # unaltered, in a chain that verifies, each stamped with the pid, uid and gid
 # of the process that sent it; the socket file gets its permissions; util-
 # linux `logger -T` and Python's SysLogHandler (SOCK_STREAM, NUL-terminated
-# messages) reach a `format: raw` input, their records naming the sender's
-# comm; `auditshipctl send` delivers one event and a stream of them, and
-# fails clearly when nothing listens; a client cannot forge
+# messages) reach a `format: raw` input with the sender's pid and uid, and
+# a sender still running when the agent looks is named by its comm and exe
+# from /proc; `auditshipctl send` delivers one event and a stream of them,
+# and fails clearly when nothing listens; a client cannot forge
 # auditship.peer; SIGTERM exits 0 and removes the socket file.
 # Under scripts/memcheck (valgrind) 20,000 events are sent instead.
 . "$(dirname "$0")/lib.sh"

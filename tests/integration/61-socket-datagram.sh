@@ -5,7 +5,8 @@
 # chain that verifies, each stamped with its sender's pid, uid and gid
 # (SCM_CREDENTIALS); util-linux `logger -d` and Python's SysLogHandler
 # (datagram, NUL-terminated) reach a `format: raw` input with the sender's
-# comm; an over-long datagram is dead-lettered with its reason; `auditshipctl
+# pid and uid, a sender still running is named by its comm and exe; an
+# over-long datagram is dead-lettered with its reason; `auditshipctl
 # send --datagram` delivers one event and a stream of them and names the
 # mistake when the mode does not match; SIGTERM exits 0 and removes the
 # socket file.

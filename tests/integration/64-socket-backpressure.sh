@@ -8,7 +8,7 @@
 # arrives exactly once, in a chain that verifies.
 . "$(dirname "$0")/lib.sh"
 as_tmpdir
-plan 11
+plan 12
 
 N=20000
 CLIENT="python3 $(dirname "$0")/sock_client.py"
@@ -82,6 +82,8 @@ R2=$(rss)
 diag "agent RSS while blocked: $R1 kB, then $R2 kB"
 check "memory stays flat while blocked" test $((R2 - R1)) -lt 4096
 check "the client is still blocked" sh -c "kill -0 $BLOCKED 2>/dev/null"
+check "while the output is stuck, most events wait with the client" \
+    test "$(lines "$OUT")" -lt $((N / 2))
 check "nothing lost so far: the agent is alive" kill -0 "$AS_AGENT_PID"
 rm -rf "$AS_TMP/out/audit.ndjson.1000" "$AS_TMP/out/audit.ndjson.999"
 wait "$BLOCKED"
