@@ -17,13 +17,14 @@ usage:
       "done"), then waits for the send to finish.
 
   sock_client.py find --got OUT... --contains TEXT [--input ID] [--peer]
-      [--comm C] [--exe E] [--count N]
+      [--syslog] [--comm C] [--exe E] [--count N]
       Succeeds when exactly N (default: at least 1) shipped records contain
       TEXT in their `message` (format: raw) or `raw` member, from input ID;
       --peer: with an auditship.peer holding a pid and our uid and gid (a
       short-lived sender may be gone before the agent reads /proc, so comm
       and exe are checked only when asked, for senders that wait);
-      --comm, --exe: and that comm and exe.
+      --comm, --exe: and that comm and exe; --syslog: decoded by the
+      syslog decoder (a `syslog` member).
   sock_client.py linger --socket PATH [--datagram] TEXT
       Sends TEXT (one line or one datagram), then stays alive for a second
       so that the agent finds it in /proc.
@@ -196,6 +197,8 @@ def cmd_find(a):
                 au = e.get("auditship", {})
                 if a.input is not None and au.get("input") != a.input:
                     continue
+                if a.syslog and not isinstance(e.get("syslog"), dict):
+                    continue
                 peer = au.get("peer")
                 if a.peer or a.comm is not None or a.exe is not None:
                     if (not isinstance(peer, dict)
@@ -272,6 +275,8 @@ def main():
     p.add_argument("--contains", required=True)
     p.add_argument("--input")
     p.add_argument("--peer", action="store_true")
+    p.add_argument("--syslog", action="store_true",
+                   help="decoded as syslog: has a `syslog` member")
     p.add_argument("--comm")
     p.add_argument("--exe")
     p.add_argument("--count", type=int)

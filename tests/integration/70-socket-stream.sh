@@ -5,6 +5,8 @@
 # of the process that sent it; the socket file gets its permissions; util-
 # linux `logger -T` and Python's SysLogHandler (SOCK_STREAM, NUL-terminated
 # messages) reach a `format: raw` input with the sender's pid and uid, and
+# `logger --octet-count` (RFC 6587) and newline-framed syslog reach a
+# `format: syslog` input one message each, decoded;
 # a sender still running when the agent looks is named by its comm and exe
 # from /proc; `auditshipctl send` delivers one event and a stream of them,
 # and fails clearly when nothing listens; a client cannot forge
@@ -12,13 +14,14 @@
 # Under scripts/memcheck (valgrind) 20,000 events are sent instead.
 . "$(dirname "$0")/lib.sh"
 as_tmpdir
-plan 18
+plan 20
 
 N=100000
 [ -n "${AS_AUDITSHIPD:-}${AS_VALGRIND:-}" ] && N=20000
 CLIENT="python3 $(dirname "$0")/sock_client.py"
 SOCK=$AS_TMP/run/audit.sock
 RAW=$AS_TMP/run/raw.sock
+SYS=$AS_TMP/run/syslog.sock
 OUT=$AS_TMP/out/audit.ndjson
 gen_events "$N" 11 > "$AS_TMP/events.ndjson"
 cat > "$AS_TMP/agent.yaml" <<EOC
@@ -35,6 +38,10 @@ inputs:
     type: socket
     path: $RAW
     format: raw
+  - id: sys
+    type: socket
+    path: $SYS
+    format: syslog
 validate:
   schema: none
 scrub:
@@ -57,6 +64,10 @@ check "$N events sent from 8 connections" $CLIENT stream --socket "$SOCK" \
 check "all $N shipped" wait_for 120 has_lines "$N" "$OUT"
 
 logger -u "$RAW" -T -t socktest "logger stream hello"
+# format: syslog: RFC 6587 octet counting on one connection, lines on
+# another, both with two messages.
+printf 'octet one\noctet two\n' | logger -u "$SYS" -T --octet-count --rfc5424 -t socktest
+printf 'framed one\nframed two\n' | logger -u "$SYS" -T --rfc3164 -t socktest
 python3 - "$RAW" <<'EOP'
 import logging, logging.handlers, socket, sys
 h = logging.handlers.SysLogHandler(address=sys.argv[1], socktype=socket.SOCK_STREAM)
@@ -82,6 +93,12 @@ PYCOMM=$(python3 -c 'print(open("/proc/self/comm").read().strip())')
 check "a live sender is named: comm and exe from /proc" wait_for 20 \
     $CLIENT find --got "$OUT" --input raw --contains "lingering stream client" \
     --comm "$PYCOMM" --exe "$PYEXE"
+check "syslog, octet counting (RFC 6587): each message decoded" wait_for 20 sh -c "
+    $CLIENT find --got '$OUT' --input sys --syslog --peer --contains 'octet one' --count 1 &&
+    $CLIENT find --got '$OUT' --input sys --syslog --peer --contains 'octet two' --count 1"
+check "syslog, newline framing: each message decoded" wait_for 20 sh -c "
+    $CLIENT find --got '$OUT' --input sys --syslog --contains 'framed one' --count 1 &&
+    $CLIENT find --got '$OUT' --input sys --syslog --contains 'framed two' --count 1"
 check "SysLogHandler (stream): both messages, apart" wait_for 20 sh -c "
     $CLIENT find --got '$OUT' --input raw --contains 'python stream one' --count 1 &&
     $CLIENT find --got '$OUT' --input raw --contains 'python stream two' --count 1"
@@ -102,7 +119,7 @@ rc=$?
 check "auditshipctl send fails clearly when nothing listens" sh -c "
     [ $rc -ne 0 ] && grep -q 'cannot connect to $AS_TMP/run/nobody.sock' '$AS_TMP/ctl.err'"
 check "SIGTERM exits 0" stop_agent
-check "the socket file is removed" sh -c "! test -e '$SOCK' && ! test -e '$RAW'"
+check "the socket file is removed" sh -c "! test -e '$SOCK' && ! test -e '$RAW' && ! test -e '$SYS'"
 check "every event exactly once, unaltered" python3 "$(dirname "$0")/exactly_once.py" \
     --sent "$AS_TMP/events.ndjson" --got "$OUT"
 check "each event names the process that sent it" \
