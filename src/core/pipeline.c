@@ -113,6 +113,7 @@ struct as_pipeline {
     struct pipe_stages st;
     struct pipe_pos *positions;
     bool full;
+    bool full_logged; /* "buffer full (max_bytes)" was logged */
     bool draining;
     bool stopping;
     uv_timer_t checkpoint_timer;
@@ -289,9 +290,21 @@ pipe_full_cb(void *arg, bool full)
         return;
     }
     p->full = full;
-    as_log(full ? AS_LOG_WARN : AS_LOG_INFO, "buffer", "%s",
-           full ? "buffer full: inputs paused"
-                : "buffer has room again: inputs resumed");
+    if (full && as_buffer_over_max(p->buffer)) {
+        p->full_logged = true;
+        as_log(AS_LOG_WARN, "buffer", "buffer full (max_bytes): %s",
+               p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK
+                   ? "inputs paused"
+                   : "dropping newest events");
+    } else if (!full && p->full_logged) {
+        p->full_logged = false;
+        as_log(AS_LOG_INFO, "buffer", "buffer has room again");
+    } else {
+        /* Staged records wait for a flush: a short, normal pause. */
+        as_log(AS_LOG_DEBUG, "buffer", "%s",
+               full ? "staging full: inputs wait for a flush"
+                    : "flushed: inputs resumed");
+    }
     pipe_update_pause(p);
 }
 
@@ -591,7 +604,6 @@ pipe_commit_line(struct pipe_job *job, const struct pipe_line *l)
 {
     struct pipe_input *pi = job->pi;
     struct as_pipeline *p = pi->p;
-    const struct as_config *conf = p->conf;
     const struct pipe_src *s = &job->srcs[l->src];
     struct as_record *r = &p->rec;
     struct as_srcinfo src;
@@ -628,13 +640,8 @@ pipe_commit_line(struct pipe_job *job, const struct pipe_line *l)
         goto position_only;
     }
     pi->c.redacted += l->redacted;
-    if (p->full && conf->buffer.when_full == AS_WHEN_FULL_DROP_NEWEST) {
-        pi->c.dropped++;
-        if (as_ratelimit_ok(&p->st.outputs[0]->rl, 10000)) {
-            as_slog_warn(pi->in.prefix, "buffer full: dropping newest events");
-        }
-        goto position_only;
-    }
+    /* With when_full: drop_newest, the append below refuses the record
+     * (AS_ERR_FULL) when the backlog is over max_bytes. */
     /* p->rec borrows source and peer for this line only. */
     r->input = pi->in.id;
     r->source = s->source;
@@ -687,11 +694,11 @@ position_only:
 static void
 pipe_update_pause(struct as_pipeline *p)
 {
-    bool want = (p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK) ||
-                p->jobs_inflight >= PIPE_JOBS_MAX;
+    /* p->full: over max_bytes with when_full: block, or staged records
+     * waiting for a flush (both modes). */
+    bool want = p->full || p->jobs_inflight >= PIPE_JOBS_MAX;
 
-    if (!want && p->inputs_paused && p->jobs_inflight > PIPE_JOBS_MAX / 2 &&
-        !(p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK)) {
+    if (!want && p->inputs_paused && p->jobs_inflight > PIPE_JOBS_MAX / 2) {
         want = true; /* hysteresis: resume once half the jobs are done */
     }
     if (want == p->inputs_paused) {

@@ -53,7 +53,7 @@ wait_for 20 test -S "$DSOCK"
 $CLIENT block --socket "$SOCK" --status "$AS_TMP/status" --wait $((3 * AS_SLOW)) \
     "$AS_TMP/events.ndjson" &
 BLOCKED=$!
-check "the buffer fills: inputs paused" wait_for 60 grep -q "buffer full: inputs paused" "$AS_TMP/agent.log"
+check "the buffer fills: inputs paused" wait_for 60 grep -q "buffer full (max_bytes): inputs paused" "$AS_TMP/agent.log"
 check "the stream client blocks in send()" sh -c "
     while [ ! -s '$AS_TMP/status' ]; do sleep 0.2; done; grep -qx blocked '$AS_TMP/status'"
 # A non-blocking datagram sender: what the kernel refuses is EAGAIN.
@@ -88,7 +88,7 @@ check "nothing lost so far: the agent is alive" kill -0 "$AS_AGENT_PID"
 rm -rf "$AS_TMP/out/audit.ndjson.1000" "$AS_TMP/out/audit.ndjson.999"
 wait "$BLOCKED"
 check "the output recovers and the client finishes" test $? -eq 0
-check "inputs resumed" grep -q "inputs resumed" "$AS_TMP/agent.log"
+check "inputs resumed" grep -q "buffer has room again" "$AS_TMP/agent.log"
 SENT=$((N + $(wc -l < "$AS_TMP/dgram-sent.ndjson")))
 shipped() { cat "$OUT"* 2>/dev/null | grep -c '"id"' | awk -v n="$SENT" '{exit !($1 >= n)}'; }
 wait_for 120 shipped
