@@ -36,6 +36,7 @@ work=$(mktemp -d /tmp/auditship-bench-sock.XXXXXX)
 pid=
 cpid=
 trap '[ -n "$cpid" ] && kill -9 $cpid 2>/dev/null; [ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 cache=/tmp/auditship-bench-events-$n.ndjson
 if [ ! -s "$cache" ]; then
     # Atomically: an interrupted generation must not leave a short cache.

@@ -19,6 +19,7 @@ free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
 [ "$free_kb" -ge "$need_kb" ] || { echo "need $need_kb KiB free in /tmp, have $free_kb" >&2; exit 1; }
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
 trap 'kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 cache=/tmp/auditship-bench-events-$n.ndjson
 if [ ! -s "$cache" ]; then
     # Atomically: an interrupted generation must not leave a short cache.
