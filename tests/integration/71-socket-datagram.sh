@@ -12,12 +12,13 @@
 # socket file.
 . "$(dirname "$0")/lib.sh"
 as_tmpdir
-plan 17
+plan 19
 
 N=10000
 CLIENT="python3 $(dirname "$0")/sock_client.py"
 SOCK=$AS_TMP/run/audit.sock
 RAW=$AS_TMP/run/raw.sock
+SYS=$AS_TMP/run/syslog.sock
 OUT=$AS_TMP/out/audit.ndjson
 gen_events "$N" 21 > "$AS_TMP/events.ndjson"
 cat > "$AS_TMP/agent.yaml" <<EOC
@@ -36,6 +37,11 @@ inputs:
     mode: datagram
     path: $RAW
     format: raw
+  - id: sys
+    type: socket
+    mode: datagram
+    path: $SYS
+    format: syslog
 validate:
   schema: none
 scrub:
@@ -56,6 +62,8 @@ check "all $N shipped" wait_for 60 has_lines "$N" "$OUT"
 $CLIENT linger --socket "$RAW" --datagram "lingering datagram" &
 LINGER=$!
 logger -u "$RAW" -d -t socktest "logger datagram hello"
+logger -u "$SYS" -d --rfc5424 -t socktest5424 "logger rfc5424 datagram"
+logger -u "$SYS" -d --rfc3164 -t socktest3164 "logger rfc3164 datagram"
 python3 - "$RAW" <<'EOP'
 import logging, logging.handlers, sys
 h = logging.handlers.SysLogHandler(address=sys.argv[1])
@@ -81,6 +89,25 @@ check "auditshipctl send names a mode mismatch" sh -c \
 check "logger -d: the message arrives with logger's pid and uid" wait_for 20 \
     $CLIENT find --got "$OUT" --input raw --contains "logger datagram hello" --peer
 wait "$LINGER"
+# logger's own RFC 5424 / RFC 3164 forms, decoded: app_name is the tag.
+syslog_has() {
+    python3 - "$OUT" "$1" "$2" "$3" <<'EOP'
+import json, sys
+path, app, msg, version = sys.argv[1:]
+for line in open(path):
+    e = json.loads(line)
+    sl = e.get("syslog", {})
+    if (e["auditship"]["input"] == "sys" and sl.get("app_name") == app
+            and e.get("message") == msg and str(sl.get("version", "")) == version
+            and e["auditship"].get("peer", {}).get("uid") is not None):
+        sys.exit(0)
+sys.exit(1)
+EOP
+}
+check "logger -d --rfc5424 into format syslog: fields decoded" wait_for 20 \
+    syslog_has socktest5424 "logger rfc5424 datagram" 1
+check "logger -d --rfc3164 into format syslog: fields decoded" wait_for 20 \
+    syslog_has socktest3164 "logger rfc3164 datagram" ""
 # What /proc says of a python3 started as the client was.
 PYEXE=$(python3 -c 'import os; print(os.readlink("/proc/self/exe"))')
 PYCOMM=$(python3 -c 'print(open("/proc/self/comm").read().strip())')
