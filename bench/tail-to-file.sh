@@ -13,10 +13,19 @@ n=${1:-1000000}
 fsync=${2:-batch}
 bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
+# About 2.5 KiB of disk per event: input copy, buffer segments, output.
+need_kb=$((n * 5 / 2 + 1048576))
+free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
+[ "$free_kb" -ge "$need_kb" ] || { echo "need $need_kb KiB free in /tmp, have $free_kb" >&2; exit 1; }
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
 trap 'kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 cache=/tmp/auditship-bench-events-$n.ndjson
-[ -s "$cache" ] || python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache"
+if [ ! -s "$cache" ]; then
+    # Atomically: an interrupted generation must not leave a short cache.
+    python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache.tmp.$$"
+    mv "$cache.tmp.$$" "$cache"
+fi
 mkdir -p "$work/in"
 cp "$cache" "$work/in/audit.ndjson"
 bytes=$(wc -c < "$work/in/audit.ndjson")
@@ -44,11 +53,16 @@ t0=$(date +%s.%N)
 pid=$!
 # Count the output's lines incrementally: re-reading the whole growing file
 # on every poll would take a CPU from the agent on a 2-core machine.
-python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died" >&2; cat "$work/agent.log" >&2; exit 1; }
+python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
 import os, sys, time
 path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 f, got = None, 0
+last, since = -1, time.monotonic()
 while got < n:
+    if got != last:
+        last, since = got, time.monotonic()
+    elif time.monotonic() - since > 60:
+        sys.exit(f"no progress for 60 s at {got} of {n} events")
     if f is None:
         try:
             f = open(path, 'rb', buffering=0)

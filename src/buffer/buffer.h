@@ -61,7 +61,8 @@ struct as_buffer_hooks {
     void (*snapshot)(void *arg, struct as_buffer *b);
     /* Newly durable records can be read. */
     void (*readable)(void *arg);
-    /* Usage crossed max_bytes (full = true) or fell back below it. */
+    /* The backlog crossed max_bytes, or staged records wait for a flush
+     * (full = true); or neither holds any more. */
     void (*full)(void *arg, bool full);
     void *arg;
 };
@@ -93,6 +94,13 @@ int as_buffer_open(uv_loop_t *loop, const char *dir,
  * hooks->full(true) tells the caller to stop reading.
  */
 int as_buffer_append(struct as_buffer *b, const struct as_brec *r);
+
+/*
+ * True when the backlog (bytes some output has not passed yet) is above
+ * max_bytes, as opposed to the short pauses while staged records wait for
+ * a flush (hooks->full reports both).
+ */
+bool as_buffer_over_max(struct as_buffer *b);
 
 /* Applies a new buffer config on reload (max_bytes, fsync, when_full). */
 void as_buffer_reconfigure(struct as_buffer *b,

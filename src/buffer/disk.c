@@ -241,6 +241,39 @@ disk_pos_cmp(const struct as_bpos *a, const struct as_bpos *x)
 
 /* ---- full state ---- */
 
+static bool disk_min_pos(struct as_buffer *b, struct as_bpos *min);
+
+/*
+ * The bytes the slowest cursor has not passed: what max_bytes bounds.  The
+ * passed bytes of the live segment do not count (a segment is deleted only
+ * after the next one starts), or a max_bytes below the segment size would
+ * block for good once shipped records fill the live segment.
+ */
+static uint64_t
+disk_backlog(struct as_buffer *b)
+{
+    struct as_bpos min;
+    uint64_t passed = 0;
+
+    if (!disk_min_pos(b, &min)) {
+        return 0;
+    }
+    for (size_t i = 0; i < b->nsegs && b->segs[i].id <= min.segment; i++) {
+        if (b->segs[i].id < min.segment) {
+            passed += b->segs[i].end;
+        } else {
+            passed += min.offset < b->segs[i].end ? min.offset : b->segs[i].end;
+        }
+    }
+    return b->bytes > passed ? b->bytes - passed : 0;
+}
+
+bool
+as_buffer_over_max(struct as_buffer *b)
+{
+    return b->conf.max_bytes > 0 && disk_backlog(b) > b->conf.max_bytes;
+}
+
 static void
 disk_update_full(struct as_buffer *b)
 {
@@ -252,8 +285,9 @@ disk_update_full(struct as_buffer *b)
     } else if (staged <= DISK_MEM_HIGH) {
         b->mem_full = false;
     }
-    disk =
-        b->conf.when_full == AS_WHEN_FULL_BLOCK && b->bytes > b->conf.max_bytes;
+    /* bytes bounds the backlog: the exact test runs only above it. */
+    disk = b->conf.when_full == AS_WHEN_FULL_BLOCK &&
+           b->bytes > b->conf.max_bytes && as_buffer_over_max(b);
     want = disk || b->mem_full;
     if (want != b->full_reported && !b->closed) {
         b->full_reported = want;
@@ -928,7 +962,8 @@ as_buffer_append(struct as_buffer *b, const struct as_brec *r)
     }
     if (r->type != AS_BREC_STATE &&
         b->conf.when_full == AS_WHEN_FULL_DROP_NEWEST &&
-        b->bytes + size > b->conf.max_bytes) {
+        b->bytes + size > b->conf.max_bytes &&
+        disk_backlog(b) + size > b->conf.max_bytes) {
         b->stats.dropped_full++;
         if (as_ratelimit_ok(&b->rl_drop, 120000)) {
             as_log_warn("buffer: full (%" PRIu64 " bytes), dropping newest "

@@ -12,6 +12,12 @@
 int
 as_mkdirs(const char *path, bool parent_only)
 {
+    return as_mkdirs_mode(path, parent_only, 0750);
+}
+
+int
+as_mkdirs_mode(const char *path, bool parent_only, unsigned mode)
+{
     char *tmp = as_strdup(path);
     char *end = parent_only ? strrchr(tmp, '/') : tmp + strlen(tmp);
     int rc = 0;
@@ -26,7 +32,7 @@ as_mkdirs(const char *path, bool parent_only)
             char c = *s;
 
             *s = '\0';
-            if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
+            if (mkdir(tmp, (mode_t) mode) != 0 && errno != EEXIST) {
                 rc = -errno;
                 break;
             }

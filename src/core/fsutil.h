@@ -12,5 +12,8 @@
  * -errno.
  */
 int as_mkdirs(const char *path, bool parent_only);
+/* The same with the given mode (before the umask) for the directories it
+ * creates; the socket input uses 0755 so that clients can reach it. */
+int as_mkdirs_mode(const char *path, bool parent_only, unsigned mode);
 
 #endif

@@ -34,6 +34,7 @@
 #include "core/pipeline.h"
 #include "core/stage.h"
 #include "core/workq.h"
+#include "parsers/auditd.h"
 #include "parsers/json.h"
 #include "parsers/syslog.h"
 #include "processors/chain.h"
@@ -58,8 +59,18 @@ struct pipe_input {
     struct pipe_pos *last; /* position cache: the source emitted last */
     struct as_srcstate *recovered;
     struct as_ratelimit rl_drop;
+    struct pipe_auditd *auditd; /* format auditd: one reassembler per file */
     bool started;
     bool stopped;
+};
+
+/* An auditd reassembler and where the last line fed to it ended. */
+struct pipe_auditd {
+    struct pipe_auditd *next;
+    char *source;
+    struct as_auditd *a;
+    bool has_pos;
+    struct as_srcpos pos;
 };
 
 /* Most batches one output may have in flight (its `concurrency`). */
@@ -127,6 +138,7 @@ struct as_pipeline {
     struct pipe_stages st;
     struct pipe_pos *positions;
     bool full;
+    bool full_logged; /* "buffer full (max_bytes)" was logged */
     bool draining;
     bool stopping;
     uv_timer_t checkpoint_timer;
@@ -138,6 +150,7 @@ struct as_pipeline {
     int phase; /* enum pipe_phase */
     bool timers_init;
     uv_check_t check; /* dispatches the open job once per loop iteration */
+    uv_timer_t auditd_timer; /* completes auditd events that waited */
     struct as_workq *wq;
     /* Jobs (see "the emit path"). */
     struct pipe_job *open;                  /* lines being collected */
@@ -304,9 +317,21 @@ pipe_full_cb(void *arg, bool full)
         return;
     }
     p->full = full;
-    as_log(full ? AS_LOG_WARN : AS_LOG_INFO, "buffer", "%s",
-           full ? "buffer full: inputs paused"
-                : "buffer has room again: inputs resumed");
+    if (full && as_buffer_over_max(p->buffer)) {
+        p->full_logged = true;
+        as_log(AS_LOG_WARN, "buffer", "buffer full (max_bytes): %s",
+               p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK
+                   ? "inputs paused"
+                   : "dropping newest events");
+    } else if (!full && p->full_logged) {
+        p->full_logged = false;
+        as_log(AS_LOG_INFO, "buffer", "buffer has room again");
+    } else {
+        /* Staged records wait for a flush: a short, normal pause. */
+        as_log(AS_LOG_DEBUG, "buffer", "%s",
+               full ? "staging full: inputs wait for a flush"
+                    : "flushed: inputs resumed");
+    }
     pipe_update_pause(p);
 }
 
@@ -350,6 +375,9 @@ struct pipe_line {
     bool has_pos;
     struct as_srcpos pos;
     int64_t received_ns;
+    struct json_object *obj; /* decoded already (auditd); the worker's */
+    size_t why_len;          /* > 0: bytes are an undecodable record, and
+                                the reason follows them in job->in */
     /* Results, written by the worker. */
     int status;            /* enum pipe_line_status */
     bool invalid, recanon; /* failed decode/validation; canonical form */
@@ -456,7 +484,7 @@ pipe_append_record(struct as_pipeline *p, struct as_record *r)
  */
 static int
 pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
-            size_t len, unsigned flags)
+            size_t len, unsigned flags, struct pipe_line *l)
 {
     const struct as_config *conf = pi->p->conf;
     struct as_error e;
@@ -471,6 +499,17 @@ pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
         return 1;
     }
     as_error_clear(&e);
+    if (l->why_len > 0) {
+        snprintf(why, sizeof(why), "invalid auditd record: %.*s",
+                 (int) l->why_len, bytes + len);
+        as_record_set_invalid(r, bytes, len, why);
+        return 1;
+    }
+    if (l->obj != NULL) {
+        r->obj = l->obj;
+        l->obj = NULL;
+        goto decoded;
+    }
     switch (pi->format) {
     case AS_FORMAT_RAW:
         rc = pipe_parse_raw(bytes, len, &r->obj, &e);
@@ -489,6 +528,7 @@ pipe_decode(struct pipe_input *pi, struct as_record *r, const char *bytes,
         as_record_set_invalid(r, bytes, len, why);
         return 1;
     }
+decoded:
     if (!json_object_is_type(r->obj, json_type_object)) {
         as_record_set_invalid(r, bytes, len, "event is not a JSON object");
         return 1;
@@ -525,7 +565,7 @@ pipe_work_line(struct pipe_job *job, struct as_record *r, struct pipe_line *l)
 
     pipe_rec_clear(r);
     r->received_ns = l->received_ns;
-    if (pipe_decode(job->pi, r, bytes, l->len, l->flags) != 0) {
+    if (pipe_decode(job->pi, r, bytes, l->len, l->flags, l) != 0) {
         l->invalid = true;
         if ((l->flags & AS_EMIT_TRUNCATED) ||
             conf->validate.on_invalid == AS_ON_INVALID_DEADLETTER) {
@@ -591,7 +631,6 @@ pipe_commit_line(struct pipe_job *job, const struct pipe_line *l)
 {
     struct pipe_input *pi = job->pi;
     struct as_pipeline *p = pi->p;
-    const struct as_config *conf = p->conf;
     const struct pipe_src *s = &job->srcs[l->src];
     struct as_record *r = &p->rec;
     struct as_srcinfo src;
@@ -605,7 +644,9 @@ pipe_commit_line(struct pipe_job *job, const struct pipe_line *l)
         pipe_pos_remove(p, pi->in.id, s->source, l->has_pos ? &l->pos : NULL);
         return;
     }
-    pi->c.bytes += l->len;
+    if (pi->format != AS_FORMAT_AUDITD) {
+        pi->c.bytes += l->len; /* auditd lines are counted as fed */
+    }
     pi->c.invalid += (uint64_t) l->invalid + (uint64_t) l->recanon;
     if (l->status == PIPE_LINE_DROP) {
         pi->c.dropped++;
@@ -626,13 +667,8 @@ pipe_commit_line(struct pipe_job *job, const struct pipe_line *l)
         goto position_only;
     }
     pi->c.redacted += l->redacted;
-    if (p->full && conf->buffer.when_full == AS_WHEN_FULL_DROP_NEWEST) {
-        pi->c.dropped++;
-        if (as_ratelimit_ok(&p->st.outputs[0]->rl, 10000)) {
-            as_slog_warn(pi->in.prefix, "buffer full: dropping newest events");
-        }
-        goto position_only;
-    }
+    /* With when_full: drop_newest, the append below refuses the record
+     * (AS_ERR_FULL) when the backlog is over max_bytes. */
     /* p->rec borrows source and peer for this line only. */
     r->input = pi->in.id;
     r->source = s->source;
@@ -685,11 +721,11 @@ position_only:
 static void
 pipe_update_pause(struct as_pipeline *p)
 {
-    bool want = (p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK) ||
-                p->jobs_inflight >= PIPE_JOBS_MAX;
+    /* p->full: over max_bytes with when_full: block, or staged records
+     * waiting for a flush (both modes). */
+    bool want = p->full || p->jobs_inflight >= PIPE_JOBS_MAX;
 
-    if (!want && p->inputs_paused && p->jobs_inflight > PIPE_JOBS_MAX / 2 &&
-        !(p->full && p->conf->buffer.when_full == AS_WHEN_FULL_BLOCK)) {
+    if (!want && p->inputs_paused && p->jobs_inflight > PIPE_JOBS_MAX / 2) {
         want = true; /* hysteresis: resume once half the jobs are done */
     }
     if (want == p->inputs_paused) {
@@ -713,6 +749,9 @@ pipe_update_pause(struct as_pipeline *p)
 static void
 pipe_job_reset(struct pipe_job *job)
 {
+    for (size_t i = 0; i < job->n; i++) {
+        json_object_put(job->lines[i].obj);
+    }
     for (size_t i = 0; i < job->n_srcs; i++) {
         free(job->srcs[i].source);
         free(job->srcs[i].peer.exe);
@@ -924,13 +963,168 @@ pipe_check_cb(uv_check_t *h)
     pipe_job_dispatch(h->data);
 }
 
+/* ---- format auditd: reassembly on the loop thread, in order ---- */
+
+static struct pipe_auditd *
+pipe_auditd_find(struct pipe_input *pi, const char *source, bool create)
+{
+    struct pipe_auditd *ad;
+
+    for (ad = pi->auditd; ad != NULL; ad = ad->next) {
+        if ((ad->source == NULL && source == NULL) ||
+            (ad->source != NULL && source != NULL &&
+             strcmp(ad->source, source) == 0)) {
+            return ad;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    ad = as_calloc(1, sizeof(*ad));
+    ad->source = source != NULL ? as_strdup(source) : NULL;
+    ad->a = as_auditd_new(NULL);
+    ad->next = pi->auditd;
+    pi->auditd = ad;
+    return ad;
+}
+
+static void
+pipe_auditd_free(struct pipe_input *pi, struct pipe_auditd *ad)
+{
+    for (struct pipe_auditd **ap = &pi->auditd; *ap != NULL;
+         ap = &(*ap)->next) {
+        if (*ap == ad) {
+            *ap = ad->next;
+            break;
+        }
+    }
+    as_auditd_free(ad->a);
+    free(ad->source);
+    free(ad);
+}
+
+struct pipe_auditd_arg {
+    struct pipe_input *pi;
+    struct pipe_auditd *ad;
+};
+
+/*
+ * An event (or a malformed line) from a reassembler becomes a job line.
+ * Its position is the start of the oldest line the reassembler still holds
+ * (or the end of the last line fed): a restart re-reads those lines, so an
+ * event is never lost, though records of events interleaved with a pending
+ * one may be read twice (see docs/AUDITD.md).
+ */
+static void
+pipe_auditd_out(void *arg, struct json_object *obj, const char *raw,
+                size_t rawlen, const struct as_error *err)
+{
+    struct pipe_auditd_arg *aa = arg;
+    struct pipe_auditd *ad = aa->ad;
+    struct pipe_input *pi = aa->pi;
+    const char *why = err != NULL && err->msg[0] != '\0' ? err->msg : "?";
+    struct as_srcinfo src;
+    struct pipe_line *l;
+    struct pipe_job *job;
+    uint64_t tag;
+
+    memset(&src, 0, sizeof(src));
+    src.source = ad->source;
+    src.has_pos = ad->has_pos;
+    src.pos = ad->pos;
+    if (as_auditd_oldest_pending(ad->a, &tag) && tag < src.pos.offset) {
+        src.pos.offset = tag;
+    }
+    l = pipe_job_line(pi, &src);
+    job = pi->p->open;
+    l->kind = PIPE_LINE_EVENT;
+    l->received_ns = as_now_ns();
+    l->off = job->in.len;
+    if (obj != NULL) {
+        l->obj = obj;
+    } else {
+        l->len = rawlen;
+        l->why_len = strlen(why);
+        as_buf_put(&job->in, raw, rawlen);
+        as_buf_put(&job->in, why, l->why_len);
+    }
+    if (job->n >= PIPE_JOB_LINES || job->in.len >= PIPE_JOB_BYTES) {
+        pipe_job_dispatch(pi->p);
+    }
+}
+
+static void
+pipe_auditd_feed(struct pipe_input *pi, const char *bytes, size_t len,
+                 const struct as_srcinfo *src, unsigned flags)
+{
+    struct pipe_auditd *ad = pipe_auditd_find(pi, src->source, true);
+    struct pipe_auditd_arg aa = {pi, ad};
+    uint64_t tag = 0;
+
+    /* The line starts where the previous one of the same file ended. */
+    if (src->has_pos) {
+        if (ad->has_pos && ad->pos.dev == src->pos.dev &&
+            ad->pos.ino == src->pos.ino && ad->pos.offset <= src->pos.offset) {
+            tag = ad->pos.offset;
+        } else if (src->pos.offset > len) {
+            tag = src->pos.offset - len - 1;
+        }
+    }
+    ad->has_pos = src->has_pos;
+    ad->pos = src->pos;
+    pi->c.bytes += len;
+    if (flags & AS_EMIT_TRUNCATED) {
+        struct as_error e;
+
+        as_error_clear(&e);
+        as_error_set(&e, "line exceeds max_line_bytes (kept %zu)", len);
+        pipe_auditd_out(&aa, NULL, bytes, len, &e);
+        return;
+    }
+    as_auditd_feed(ad->a, bytes, len, tag, as_mono_ms(), pipe_auditd_out, &aa);
+}
+
+/* Emits what has waited long enough (all of it when all is set). */
+static void
+pipe_auditd_flush(struct pipe_input *pi, struct pipe_auditd *ad, bool all)
+{
+    struct pipe_auditd_arg aa = {pi, ad};
+
+    as_auditd_flush(ad->a, as_mono_ms(), all ? 0 : AS_AUDITD_MAX_WAIT_MS,
+                    pipe_auditd_out, &aa);
+}
+
+static void
+pipe_auditd_timer_cb(uv_timer_t *t)
+{
+    struct as_pipeline *p = t->data;
+
+    for (size_t i = 0; i < p->st.n_inputs; i++) {
+        struct pipe_input *pi = p->st.inputs[i];
+
+        if (!pi->started || pi->stopped) {
+            continue;
+        }
+        for (struct pipe_auditd *ad = pi->auditd; ad != NULL; ad = ad->next) {
+            pipe_auditd_flush(pi, ad, false);
+        }
+    }
+}
+
 static void
 pipe_emit(struct as_input *in, const char *bytes, size_t len,
           const struct as_srcinfo *src, unsigned flags)
 {
     struct pipe_input *pi = in->core;
-    struct pipe_line *l = pipe_job_line(pi, src);
-    struct pipe_job *job = pi->p->open;
+    struct pipe_line *l;
+    struct pipe_job *job;
+
+    if (pi->format == AS_FORMAT_AUDITD) {
+        pipe_auditd_feed(pi, bytes, len, src, flags);
+        return;
+    }
+    l = pipe_job_line(pi, src);
+    job = pi->p->open;
 
     l->kind = PIPE_LINE_EVENT;
     l->flags = flags;
@@ -948,9 +1142,15 @@ pipe_forget(struct as_input *in, const char *source,
             const struct as_srcpos *pos)
 {
     struct pipe_input *pi = in->core;
+    struct pipe_auditd *ad = pipe_auditd_find(pi, source, false);
     struct as_srcinfo src;
     struct pipe_line *l;
 
+    if (ad != NULL) {
+        /* The file is gone for good: nothing will complete its events. */
+        pipe_auditd_flush(pi, ad, true);
+        pipe_auditd_free(pi, ad);
+    }
     memset(&src, 0, sizeof(src));
     src.source = source;
     if (pos != NULL) {
@@ -1418,6 +1618,9 @@ pipe_input_free(struct pipe_input *pi)
     if (pi->in.ops->destroy != NULL) {
         pi->in.ops->destroy(&pi->in);
     }
+    while (pi->auditd != NULL) {
+        pipe_auditd_free(pi, pi->auditd);
+    }
     free(pi->recovered);
     free(pi->in.ctx);
     free(pi);
@@ -1540,13 +1743,6 @@ pipe_stages_build(struct as_pipeline *p, const struct as_config *conf,
         }
         pi = pipe_input_new(p, cs);
         st->inputs[st->n_inputs++] = pi;
-        if (pi->format == AS_FORMAT_AUDITD) {
-            as_conf_errors_add(errs, conf->path, cs->line, cs->col,
-                               "input '%s': format 'auditd' is not "
-                               "implemented yet",
-                               cs->id);
-            rc = AS_ERR_CONFIG;
-        }
         if (pi->in.ops->init != NULL &&
             (r = pi->in.ops->init(&pi->in, cs, errs)) != 0) {
             rc = r;
@@ -1656,6 +1852,10 @@ pipe_input_start(struct pipe_input *pi)
         return rc;
     }
     pi->started = true;
+    if (pi->format == AS_FORMAT_AUDITD &&
+        !uv_is_active((uv_handle_t *) &p->auditd_timer)) {
+        uv_timer_start(&p->auditd_timer, pipe_auditd_timer_cb, 500, 500);
+    }
     if (p->inputs_paused && pi->in.ops->pause != NULL) {
         pi->in.ops->pause(&pi->in);
     }
@@ -1761,6 +1961,8 @@ as_pipeline_start(struct as_pipeline *p)
         uv_check_init(p->loop, &p->check);
         p->check.data = p;
         uv_check_start(&p->check, pipe_check_cb);
+        uv_timer_init(p->loop, &p->auditd_timer);
+        p->auditd_timer.data = p;
         p->wq = as_workq_new(p->loop, 0);
         p->timers_init = true;
     }
@@ -2042,6 +2244,8 @@ pipe_stop_step(struct as_pipeline *p)
                      pipe_handle_closed_cb);
             uv_close((uv_handle_t *) &p->drain_timer, pipe_handle_closed_cb);
             uv_close((uv_handle_t *) &p->check, pipe_handle_closed_cb);
+            p->closing++;
+            uv_close((uv_handle_t *) &p->auditd_timer, pipe_handle_closed_cb);
             p->closing++;
             as_workq_close(p->wq, pipe_wq_closed_cb, p);
             p->wq = NULL;

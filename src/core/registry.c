@@ -9,6 +9,7 @@
 #include "stage.h"
 
 extern const struct as_input_ops as_input_tail_ops;
+extern const struct as_input_ops as_input_socket_ops;
 extern const struct as_output_ops as_output_file_ops;
 extern const struct as_output_ops as_output_http_ops;
 
@@ -17,7 +18,7 @@ static const struct as_stage_type registry_input_file = {
     sizeof(struct as_conf_input_file), &as_input_tail_ops};
 static const struct as_stage_type registry_input_socket = {
     AS_STAGE_INPUT, "socket", as_keys_input_socket,
-    sizeof(struct as_conf_input_socket), NULL};
+    sizeof(struct as_conf_input_socket), &as_input_socket_ops};
 static const struct as_stage_type registry_output_file = {
     AS_STAGE_OUTPUT, "file", as_keys_output_file,
     sizeof(struct as_conf_output_file), &as_output_file_ops};

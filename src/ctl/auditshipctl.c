@@ -1,8 +1,9 @@
 /*
  * auditshipctl: the operator's command line tool.  Dispatches to one
- * function per subcommand (verify, keygen, buffer; send and status are not
+ * function per subcommand (verify, keygen, buffer, send; status is not
  * implemented yet).  Owns nothing; every subcommand returns the exit code:
- * 0 success, 1 the check failed, 2 usage or I/O error.
+ * 0 success, 1 the check failed (send: the agent is not reachable or a
+ * write failed), 2 usage or I/O error.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/log.h"
 #include "ctl/bufctl.h"
 #include "ctl/keygen.h"
+#include "ctl/send.h"
 #include "ctl/verify.h"
 
 static void
@@ -53,7 +55,10 @@ main(int argc, char **argv)
     if (strcmp(cmd, "buffer") == 0) {
         return as_ctl_buffer(argc - 1, argv + 1);
     }
-    if (strcmp(cmd, "send") == 0 || strcmp(cmd, "status") == 0) {
+    if (strcmp(cmd, "send") == 0) {
+        return as_ctl_send(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "status") == 0) {
         fprintf(stderr, "auditshipctl: %s: not implemented yet\n", cmd);
         return 2;
     }

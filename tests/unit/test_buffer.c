@@ -794,9 +794,14 @@ test_block(void **state)
     assert_int_equal(fx_drain(c, NULL, 300, true), 2500);
     assert_false(fx->full);
     assert_int_equal(fx->full_false, 1);
-    /* A reload lowering max_bytes below the usage blocks again. */
+    /* max_bytes bounds the backlog: the shipped records still in the live
+     * segment do not count, or a small max_bytes would block for good. */
     fx->conf.max_bytes = 1000;
     as_buffer_reconfigure(fx->b, &fx->conf);
+    assert_false(fx->full);
+    /* A backlog above it blocks again. */
+    assert_int_equal(fx_append(fx, 2501, 1000), 0);
+    assert_int_equal(fx_append(fx, 2502, 1000), 0);
     assert_true(fx->full);
     assert_int_equal(fx->full_true, 2);
     fx->conf.max_bytes = 2ull << 20;

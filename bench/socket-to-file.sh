@@ -1,0 +1,122 @@
+#!/bin/sh
+# Benchmark: N reference events (default 1,000,000) from
+# ../shared/bench/gen-audit-events.py sent to the socket input, through
+# decode -> validate -> scrub -> chain -> disk buffer -> file output.
+#   stream:   over C concurrent connections (default 4), one sending process
+#             each (tests/integration/sock_client.py stream);
+#   datagram: one datagram per event from C non-blocking sending processes,
+#             which retry on EAGAIN (sock_client.py dgram).
+# Prints events/s (from the first byte sent to the last event in the
+# output), the agent's CPU seconds (user+system, from /proc) and CPU per
+# event, and its peak RSS (VmHWM).  The senders run on the same machine and
+# take CPU too (Python: about 0.3 us per streamed event, several us per
+# datagram); the ingest alone is measured by
+#   AS_SOCKET_BENCH=FILE build/tests/unit/test_socket
+#
+# usage: bench/socket-to-file.sh [N] [stream|datagram] [C]
+# Needs a built tree: AS_BUILDDIR (default build/) holds auditshipd.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000000}
+mode=${2:-stream}
+conns=${3:-4}
+bin=${AS_BUILDDIR:-$top/build}/auditshipd
+client=$top/tests/integration/sock_client.py
+[ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
+case $mode in
+stream) cmd="stream --conns $conns" ;;
+datagram) cmd="dgram --procs $conns" ;;
+*) echo "mode: stream or datagram" >&2; exit 2 ;;
+esac
+# About 2 KiB of disk per event: buffer segments and output.
+need_kb=$((n * 2 + 1048576))
+free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
+[ "$free_kb" -ge "$need_kb" ] || { echo "need $need_kb KiB free in /tmp, have $free_kb" >&2; exit 1; }
+work=$(mktemp -d /tmp/auditship-bench-sock.XXXXXX)
+pid=
+cpid=
+trap '[ -n "$cpid" ] && kill -9 $cpid 2>/dev/null; [ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+cache=/tmp/auditship-bench-events-$n.ndjson
+if [ ! -s "$cache" ]; then
+    # Atomically: an interrupted generation must not leave a short cache.
+    python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache.tmp.$$"
+    mv "$cache.tmp.$$" "$cache"
+fi
+bytes=$(wc -c < "$cache")
+cat > "$work/agent.yaml" <<EOC
+agent:
+  state_dir: $work/state
+  hostname: bench
+  log_level: warn
+  http: {listen: ""}
+inputs:
+  - id: app
+    type: socket
+    mode: $mode
+    path: $work/audit.sock
+buffer:
+  max_bytes: 4GiB
+outputs:
+  - id: local
+    type: file
+    path: $work/out/audit.ndjson
+    rotate: {max_bytes: 0}
+EOC
+"$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
+pid=$!
+while [ ! -S "$work/audit.sock" ]; do
+    kill -0 $pid 2>/dev/null || { cat "$work/agent.log" >&2; exit 1; }
+    sleep 0.05
+done
+t0=$(date +%s.%N)
+python3 "$client" $cmd --socket "$work/audit.sock" "$cache" &
+cpid=$!
+# Count the output's lines incrementally (re-reading the whole file on
+# every poll would take a CPU from the agent).
+python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
+import os, sys, time
+path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+f, got = None, 0
+last, since = -1, time.monotonic()
+while got < n:
+    if got != last:
+        last, since = got, time.monotonic()
+    elif time.monotonic() - since > 60:
+        sys.exit(f"no progress for 60 s at {got} of {n} events")
+    if f is None:
+        try:
+            f = open(path, 'rb', buffering=0)
+        except FileNotFoundError:
+            pass
+    if f is not None:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            got += b.count(b'\n')
+    if got >= n:
+        break
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.05)
+EOW
+t1=$(date +%s.%N)
+wait $cpid || { echo "client failed" >&2; exit 1; }
+cpid=
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
+hz=$(getconf CLK_TCK)
+kill -TERM $pid
+wait $pid || true
+pid=
+python3 - "$n" "$t0" "$t1" "$ticks" "$hz" "$hwm" "$bytes" "$mode" "$conns" <<'EOP'
+import sys
+n, t0, t1, ticks, hz, hwm, size, mode, conns = sys.argv[1:]
+n = int(n); el = float(t1) - float(t0); cpu = int(ticks) / int(hz)
+print(f"socket({mode}, {conns} senders)->file: {n} events ({int(size)/n:.0f} B each) "
+      f"in {el:.2f} s: {n/el:,.0f} events/s, agent CPU {cpu:.2f} s "
+      f"({cpu/n*1e6:.2f} us/event), peak RSS {int(hwm)/1024:.1f} MiB")
+EOP

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""A socket-input client for the integration tests and the benchmark.
+
+usage:
+  sock_client.py stream --socket PATH [--conns N] [--map FILE] EVENTS
+      Sends the lines of EVENTS over N concurrent connections, one sending
+      process per connection (each takes every Nth line), and waits for all.
+  sock_client.py dgram --socket PATH [--procs N] [--map FILE] EVENTS
+      Sends each line of EVENTS as one datagram (non-blocking: retries on
+      EAGAIN, which is how the agent's backpressure shows), from N processes.
+  sock_client.py peers --map FILE --got OUT...
+      Checks that every shipped event whose id is in the map carries
+      auditship.peer with the pid that sent it and this user's uid and gid.
+  sock_client.py block --socket PATH --status FILE [--wait S] EVENTS
+      Sends EVENTS over one blocking connection from a thread; after S
+      seconds writes "blocked" to FILE if the send has not finished (else
+      "done"), then waits for the send to finish.
+
+  sock_client.py find --got OUT... --contains TEXT [--input ID] [--peer]
+      [--syslog] [--comm C] [--exe E] [--count N]
+      Succeeds when exactly N (default: at least 1) shipped records contain
+      TEXT in their `message` (format: raw) or `raw` member, from input ID;
+      --peer: with an auditship.peer holding a pid and our uid and gid (a
+      short-lived sender may be gone before the agent reads /proc, so comm
+      and exe are checked only when asked, for senders that wait);
+      --comm, --exe: and that comm and exe; --syslog: decoded by the
+      syslog decoder (a `syslog` member).
+  sock_client.py linger --socket PATH [--datagram] TEXT
+      Sends TEXT (one line or one datagram), then stays alive for a second
+      so that the agent finds it in /proc.
+
+--map FILE records "ID PID" for every event sent.  Exit status 0 on
+success; the peers check prints "peers: N checked, M wrong".
+"""
+import argparse
+import errno
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+
+
+def event_ids(lines):
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line).get("id"))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def write_map(path, k, pairs):
+    """Each sender writes its own part; merge_map joins them."""
+    if path is None:
+        return
+    with open(f"{path}.{k}", "w") as f:
+        for i, pid in pairs:
+            if i is not None:
+                f.write(f"{i} {pid}\n")
+
+
+def merge_map(path, n):
+    if path is None:
+        return
+    with open(path, "w") as out:
+        for k in range(n):
+            part = f"{path}.{k}"
+            with open(part) as f:
+                out.write(f.read())
+            os.unlink(part)
+
+
+def fork_each(n, work):
+    pids = []
+    for k in range(n):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                work(k)
+                code = 0
+            except Exception as e:  # report and fail the child
+                print(f"sock_client: child {k}: {e!r}", file=sys.stderr)
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    ok = True
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        ok = ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return ok
+
+
+def cmd_stream(a):
+    with open(a.events, "rb") as f:
+        lines = f.read().splitlines()
+    def work(k):
+        mine = lines[k::a.conns]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(a.socket)
+        data = b"".join(l + b"\n" for l in mine)
+        s.sendall(data)
+        s.close()
+        if a.map:
+            write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
+
+    if not fork_each(a.conns, work):
+        return 1
+    merge_map(a.map, a.conns)
+    return 0
+
+
+def cmd_dgram(a):
+    with open(a.events, "rb") as f:
+        lines = f.read().splitlines()
+    def work(k):
+        mine = lines[k::a.procs]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.connect(a.socket)
+        s.setblocking(False)
+        eagain = 0
+        for l in mine:
+            while True:
+                try:
+                    s.send(l)
+                    break
+                except BlockingIOError:
+                    eagain += 1
+                    select.select([], [s], [], 1.0)
+        s.close()
+        if a.map:
+            write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
+        if a.verbose:
+            print(f"sock_client: pid {os.getpid()}: {len(mine)} datagrams, "
+                  f"{eagain} EAGAIN", file=sys.stderr)
+
+    if not fork_each(a.procs, work):
+        return 1
+    merge_map(a.map, a.procs)
+    return 0
+
+
+def cmd_peers(a):
+    want = {}
+    with open(a.map) as f:
+        for line in f:
+            i, pid = line.split()
+            want[i] = int(pid)
+    checked = wrong = 0
+    seen = set()
+    for path in a.got:
+        with open(path, "rb") as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                i = e.get("id")
+                if i not in want:
+                    continue
+                seen.add(i)
+                checked += 1
+                p = e.get("auditship", {}).get("peer")
+                if (not isinstance(p, dict) or p.get("pid") != want[i]
+                        or p.get("uid") != os.getuid()
+                        or p.get("gid") != os.getgid()
+                        or not p.get("comm")):
+                    wrong += 1
+                    if wrong <= 3:
+                        print(f"peers: {i}: want pid {want[i]}, got {p}",
+                              file=sys.stderr)
+    missing = len(want) - len(seen)
+    print(f"peers: {checked} checked, {wrong} wrong, {missing} not found")
+    return 0 if checked > 0 and wrong == 0 and missing == 0 else 1
+
+
+def cmd_find(a):
+    n = 0
+    for path in a.got:
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            continue
+        with f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                text = e.get("message", e.get("raw", ""))
+                if not isinstance(text, str) or a.contains not in text:
+                    continue
+                au = e.get("auditship", {})
+                if a.input is not None and au.get("input") != a.input:
+                    continue
+                if a.syslog and not isinstance(e.get("syslog"), dict):
+                    continue
+                peer = au.get("peer")
+                if a.peer or a.comm is not None or a.exe is not None:
+                    if (not isinstance(peer, dict)
+                            or not isinstance(peer.get("pid"), int)
+                            or peer["pid"] <= 0
+                            or peer.get("uid") != os.getuid()
+                            or peer.get("gid") != os.getgid()):
+                        continue
+                if a.comm is not None and peer.get("comm") != a.comm:
+                    continue
+                if a.exe is not None and peer.get("exe") != a.exe:
+                    continue
+                n += 1
+    if a.count is not None:
+        return 0 if n == a.count else 1
+    return 0 if n > 0 else 1
+
+
+def cmd_linger(a):
+    s = socket.socket(socket.AF_UNIX,
+                      socket.SOCK_DGRAM if a.datagram else socket.SOCK_STREAM)
+    s.connect(a.socket)
+    s.sendall(a.text.encode() + (b"" if a.datagram else b"\n"))
+    time.sleep(1.0)
+    s.close()
+    return 0
+
+
+def cmd_block(a):
+    with open(a.events, "rb") as f:
+        data = f.read()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(a.socket)
+    err = []
+
+    def send():
+        try:
+            s.sendall(data)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=send)
+    t.start()
+    t.join(a.wait)
+    with open(a.status, "w") as f:
+        f.write("blocked\n" if t.is_alive() else "done\n")
+    t.join()
+    s.close()
+    if err:
+        print(f"sock_client: send failed: {err[0]!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("stream")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--map")
+    p.add_argument("events")
+    p = sub.add_parser("dgram")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--procs", type=int, default=1)
+    p.add_argument("--map")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("events")
+    p = sub.add_parser("peers")
+    p.add_argument("--map", required=True)
+    p.add_argument("--got", nargs="+", required=True)
+    p = sub.add_parser("find")
+    p.add_argument("--got", nargs="+", required=True)
+    p.add_argument("--contains", required=True)
+    p.add_argument("--input")
+    p.add_argument("--peer", action="store_true")
+    p.add_argument("--syslog", action="store_true",
+                   help="decoded as syslog: has a `syslog` member")
+    p.add_argument("--comm")
+    p.add_argument("--exe")
+    p.add_argument("--count", type=int)
+    p = sub.add_parser("linger")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--datagram", action="store_true")
+    p.add_argument("text")
+    p = sub.add_parser("block")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--status", required=True)
+    p.add_argument("--wait", type=float, default=3.0)
+    p.add_argument("events")
+    a = ap.parse_args()
+    return {"stream": cmd_stream, "dgram": cmd_dgram, "peers": cmd_peers,
+            "block": cmd_block, "find": cmd_find, "linger": cmd_linger}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
