@@ -6,7 +6,8 @@
 # - ndjson + gzip, several requests in flight: every event arrives exactly
 #   once and unaltered, the chain verifies on the collector's copy, each
 #   request carries a distinct 32-hex Idempotency-Key, Content-Encoding
-#   gzip, the custom header and the bearer token (read from ${VAR});
+#   gzip, the custom header and the bearer token (read from ${VAR}), over
+#   at most `concurrency` kept-alive connections;
 # - json_array without compression and basic auth, after a restart;
 # - the http_proxy environment variable is honoured (the collector, acting
 #   as the proxy, receives the absolute URL);
@@ -14,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 as_tmpdir
 . "$(dirname "$0")/http-lib.sh"
-plan 21
+plan 22
 
 TOKEN=tok-$$-s3cr3t-bearer
 PASSWORD=pw-$$-s3cr3t-basic
@@ -93,6 +94,11 @@ check "gzip-encoded ndjson" [ "$(req_count "$AS_TMP/col" "r['encoding'] == 'gzip
 check "bearer token sent" [ "$(req_count "$AS_TMP/col" "r['authorization'] == 'Bearer $TOKEN'")" -eq "$reqs" ]
 check "custom header sent" [ "$(req_count "$AS_TMP/col" "r['x_tenant'] == 'acme'")" -eq "$reqs" ]
 check "no duplicate in a healthy run" [ "$(col_stat dups)" -eq 0 ]
+conns=$(python3 -c "
+import json
+print(len({json.loads(l)['client_port'] for l in open('$AS_TMP/col/requests.ndjson')}))")
+diag "$reqs requests over $conns connections"
+check "keep-alive: at most one connection per request in flight (3)" [ "$conns" -le 3 ]
 
 # --- json_array, no compression, basic auth (restart) ---
 cat > "$AS_TMP/agent2.yaml" <<EOC

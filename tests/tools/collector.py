@@ -4,7 +4,8 @@
 Serves POSTs of NDJSON or JSON-array bodies (gzip or not) and records:
   DIR/requests.ndjson  one JSON object per request: key (Idempotency-Key),
                        lines, status answered, accepted, dup, headers of
-                       interest, client certificate subject, fault applied
+                       interest, client port (one per connection), client
+                       certificate subject, fault applied
   DIR/all.ndjson       every line of every accepted request (duplicates
                        included)
   DIR/dedup.ndjson     the lines of accepted requests whose Idempotency-Key
@@ -210,6 +211,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "authorization": self.headers.get("Authorization"),
                "x_tenant": self.headers.get("X-Tenant"),
                "user_agent": self.headers.get("User-Agent"),
+               "client_port": self.client_address[1],
                "accepted": False, "dup": False}
         if isinstance(self.connection, ssl.SSLSocket):
             cert = self.connection.getpeercert()
