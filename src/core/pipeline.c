@@ -1273,8 +1273,17 @@ pipe_deadletter_range(struct pipe_output *po, const struct pipe_slot *s,
 
     as_buf_puts(&why, reason[0] != '\0' ? reason : as_strerror(status));
     if (detail[0] != '\0') {
+        struct as_buf clean = AS_BUF_INIT;
+
+        /* The start of a response body is the collector's text: it is
+         * scrubbed like anything else before it reaches the disk. */
         as_buf_puts(&why, ": ");
-        as_buf_puts(&why, detail);
+        if (as_scrub_bytes(po->p->scrub, detail, strlen(detail), &clean) > 0) {
+            as_buf_put(&why, clean.data, clean.len);
+        } else {
+            as_buf_puts(&why, detail);
+        }
+        as_buf_free(&clean);
     }
     for (size_t i = lo; i < hi; i++) {
         const struct as_batch_rec *br = &s->rb.recs[i];

@@ -21,7 +21,7 @@
 . "$(dirname "$0")/lib.sh"
 as_tmpdir
 . "$(dirname "$0")/http-lib.sh"
-plan 29
+plan 30
 
 # Fewer events under valgrind (AS_SLOW > 1): the faults are the same.
 K=100
@@ -127,11 +127,15 @@ check "413: the dead letter names HTTP 413 and the body" \
 col_ctl '{"max_body": 0}'
 
 # 400: one batch dead-lettered with the status and the body's start.
-col_ctl '{"answer": {"status": 400, "n": 1, "body": "bad event: field x\n"}}'
+# The body echoes a credential: the dead letter keeps it scrubbed.
+col_ctl '{"answer": {"status": 400, "n": 1, "body": "bad event: field x key AKIAIOSFODNN7EXAMPLF\n"}}'
 events p400 $K
 check "400: a batch is dead-lettered" wait_for 30 grep -q 'HTTP 400' "$AS_TMP/state/deadletter.ndjson"
 check "400: its reason holds the status and the body" \
-    grep -q '"reason":"HTTP 400: bad event: field x"' "$AS_TMP/state/deadletter.ndjson"
+    grep -q '"reason":"HTTP 400: bad event: field x key ' "$AS_TMP/state/deadletter.ndjson"
+check "400: a credential in the body is scrubbed before it reaches disk" sh -c \
+    "grep -q 'field x key \\[REDACTED\\]' '$AS_TMP/state/deadletter.ndjson' &&
+     ! grep -q AKIAIOSFODNN7EXAMPLF '$AS_TMP/state/deadletter.ndjson'"
 dl400=$(grep -c 'HTTP 400' "$AS_TMP/state/deadletter.ndjson")
 TOTAL=$((TOTAL + K - dl400))
 check "400: the rest of the events arrive" wait_for 60 has_lines "$TOTAL" "$AS_TMP/col/dedup.ndjson"
