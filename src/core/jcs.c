@@ -24,6 +24,7 @@
 #include "jcs.h"
 #include "mem.h"
 #include "swar.h"
+#include "utf8.h"
 
 /* Members sorted on the stack up to this count, on the heap beyond. */
 #define JCS_STACK_MEMBERS 32
@@ -272,37 +273,6 @@ static const unsigned char jcs_plain[256] = {
     1, /* 0x70 */
 };
 
-/* Length of the UTF-8 sequence at s (n bytes left), or 0 when invalid. */
-static size_t
-jcs_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) {
-            return 0;
-        }
-        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)) {
-            return 0; /* overlong, or a surrogate */
-        }
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80) {
-            return 0;
-        }
-        if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)) {
-            return 0; /* overlong, or beyond U+10FFFF */
-        }
-        return 4;
-    }
-    return 0;
-}
-
 int
 as_jcs_string(struct as_buf *out, const char *s, size_t len)
 {
@@ -347,7 +317,7 @@ as_jcs_string(struct as_buf *out, const char *s, size_t len)
             continue;
         }
         if (c >= 0x80) {
-            size_t n = jcs_utf8_len(u + i, len - i);
+            size_t n = as_utf8_seq(u + i, len - i);
 
             if (n == 0) {
                 out->len = olen;

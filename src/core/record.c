@@ -9,6 +9,7 @@
 
 #include "mem.h"
 #include "record.h"
+#include "utf8.h"
 
 struct as_record *
 as_record_new(const char *input, const struct as_srcinfo *src)
@@ -49,57 +50,13 @@ as_record_free(struct as_record *r)
     free(r);
 }
 
-/* Strict UTF-8 check (no overlongs, no surrogates, max U+10FFFF). */
-static int
-record_utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i - 1 < n) {
-            return 0;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
-}
-
 void
 as_record_set_invalid(struct as_record *r, const char *bytes, size_t len,
                       const char *reason)
 {
     struct json_object *o = json_object_new_object();
 
-    if (record_utf8_valid((const unsigned char *) bytes, len)) {
+    if (as_utf8_valid(bytes, len, NULL)) {
         json_object_object_add(o, "raw",
                                json_object_new_string_len(bytes, (int) len));
     } else {

@@ -19,45 +19,8 @@
 #include <systemd/sd-login.h>
 
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "socket_peer.h"
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t
-peer_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    return len;
-}
 
 void
 as_peer_utf8_fix(char *s, size_t len)
@@ -66,7 +29,7 @@ as_peer_utf8_fix(char *s, size_t len)
     size_t i = 0, k;
 
     while (i < len) {
-        if ((k = peer_utf8_seq(u + i, len - i)) == 0) {
+        if ((k = as_utf8_seq(u + i, len - i)) == 0) {
             u[i] = '?';
             k = 1;
         }

@@ -27,6 +27,7 @@
 
 #include "core/buf.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "auditd.h"
 #include "auditd_syscalls.h"
 
@@ -188,37 +189,6 @@ auditd_tohex(struct as_buf *out, const char *s, size_t n)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t
-auditd_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f)) {
-            return 0;
-        }
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) ||
-            (c == 0xf4 && s[1] > 0x8f)) {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
-}
-
 /*
  * Appends s[0..n) to out with every byte that is not part of valid UTF-8,
  * and every NUL (so that C-string views of a value are the whole value),
@@ -232,7 +202,7 @@ auditd_utf8_put(struct as_buf *out, const char *s, size_t n)
     size_t i = 0;
 
     while (i < n) {
-        size_t k = auditd_utf8_seq(u + i, n - i);
+        size_t k = as_utf8_seq(u + i, n - i);
 
         if (k == 0 || u[i] == 0) {
             as_buf_puts(out, AUDITD_REPLACEMENT);
@@ -260,7 +230,7 @@ auditd_utf8_valid(const char *s, size_t n)
             i++;
             continue;
         }
-        k = auditd_utf8_seq(u + i, n - i);
+        k = as_utf8_seq(u + i, n - i);
         if (k == 0 || u[i] == 0) {
             return false;
         }

@@ -38,6 +38,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "json.h"
 
 static bool
@@ -107,37 +108,6 @@ json_strtod(const char *p, size_t n)
         free(s);
     }
     return d;
-}
-
-/*
- * Length of the strict UTF-8 sequence at s (n bytes left), or 0 when it is
- * invalid (overlong, surrogate, beyond U+10FFFF, truncated).  json-c's own
- * check lets some of these through.
- */
-static size_t
-json_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)) {
-            return 0;
-        }
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) ||
-            (c == 0xf4 && s[1] >= 0x90)) {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
 }
 
 /* RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? exactly. */
@@ -230,8 +200,8 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
                 int u, u2;
 
                 if ((unsigned char) *p >= 0x80) {
-                    size_t n = json_utf8_len((const unsigned char *) p,
-                                             (size_t) (end - p));
+                    size_t n = as_utf8_seq((const unsigned char *) p,
+                                           (size_t) (end - p));
 
                     if (n == 0) {
                         as_error_set(err, "invalid UTF-8 at byte %zu",

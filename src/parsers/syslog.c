@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "json.h"
 #include "syslog.h"
 
@@ -67,59 +68,6 @@ syslog_num(const char *p, size_t k)
         v = v * 10 + (p[i] - '0');
     }
     return v;
-}
-
-/*
- * Length of the strict UTF-8 sequence at s (n bytes left, s[0] >= 0x80), or
- * 0 when it is invalid: overlong, a surrogate, beyond U+10FFFF, truncated.
- */
-static size_t
-syslog_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)) {
-            return 0;
-        }
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) ||
-            (c == 0xf4 && s[1] >= 0x90)) {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
-}
-
-/* True when p[0..n) is valid UTF-8; otherwise false and *bad = offset. */
-static bool
-syslog_utf8_valid(const char *p, size_t n, size_t *bad)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        size_t k;
-
-        if ((unsigned char) p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        k = syslog_utf8_len((const unsigned char *) p + i, n - i);
-        if (k == 0) {
-            *bad = i;
-            return false;
-        }
-        i += k;
-    }
-    return true;
 }
 
 /* PRI: "<" 1*3DIGIT ">", 0-191, no leading zero.  Sets *pos past '>'. */
@@ -421,7 +369,7 @@ syslog_sd_value(const char *buf, size_t n, size_t *pos,
                          i);
             return AS_ERR_PARSE;
         } else if ((unsigned char) buf[i] >= 0x80) {
-            k = syslog_utf8_len((const unsigned char *) buf + i, n - i);
+            k = as_utf8_seq((const unsigned char *) buf + i, n - i);
             if (k == 0) {
                 as_error_set(
                     err, "structured data is not valid UTF-8 at byte %zu", i);
@@ -856,7 +804,7 @@ as_parse_syslog(const char *buf, size_t len, struct json_object **out,
     } else {
         syslog_parse_3164(buf, n, pos, &m);
     }
-    if (m.has_msg && !syslog_utf8_valid(buf + m.msg_off, m.msg_len, &bad)) {
+    if (m.has_msg && !as_utf8_valid(buf + m.msg_off, m.msg_len, &bad)) {
         as_error_set(err, "message is not valid UTF-8 at byte %zu",
                      m.msg_off + bad);
         json_object_put(m.sd);
