@@ -6,8 +6,8 @@
  * bytes, without a copy.
  *
  * Invariants:
- * - carry_len <= max + 2 (a message of max bytes may still end in "\r\n"
- *   inside an octet count, or in "\r" before a newline); carry_total counts
+ * - carry.len <= max + 2 (a message of max bytes may still end in "\r\n"
+ *   inside an octet count, or in "\r" before a newline); carry.total counts
  *   every byte of the message in progress, kept or not.  A message longer
  *   than max is emitted once, truncated to max bytes; the rest of it is
  *   read and discarded.
@@ -37,48 +37,7 @@ as_sockframe_init(struct as_sockframe *f, size_t max, bool octet_ok)
 void
 as_sockframe_free(struct as_sockframe *f)
 {
-    as_freezero(f->carry, f->carry_cap);
-    f->carry = NULL;
-    f->carry_cap = 0;
-    f->carry_len = 0;
-    f->carry_total = 0;
-}
-
-static void
-sf_carry_reset(struct as_sockframe *f)
-{
-    f->carry_len = 0;
-    f->carry_total = 0;
-    if (f->carry_cap > SF_CARRY_KEEP) {
-        as_freezero(f->carry, f->carry_cap);
-        f->carry = NULL;
-        f->carry_cap = 0;
-    }
-}
-
-/* Keeps at most max + 2 bytes of the message in progress; counts the rest. */
-static void
-sf_carry_add(struct as_sockframe *f, const char *p, size_t n)
-{
-    size_t limit = f->max + 2, keep, ncap;
-
-    f->carry_total += n;
-    keep = f->carry_len < limit ? limit - f->carry_len : 0;
-    keep = n < keep ? n : keep;
-    if (keep == 0) {
-        return;
-    }
-    if (f->carry_len + keep > f->carry_cap) {
-        ncap = f->carry_cap < 256 ? 256 : f->carry_cap;
-        while (ncap < f->carry_len + keep) {
-            ncap *= 2;
-        }
-        ncap = ncap > limit ? limit : ncap;
-        f->carry = as_realloc(f->carry, ncap);
-        f->carry_cap = ncap;
-    }
-    memcpy(f->carry + f->carry_len, p, keep);
-    f->carry_len += keep;
+    as_carry_free(&f->carry);
 }
 
 /*
@@ -140,17 +99,17 @@ sf_lines(struct as_sockframe *f, const char *p, size_t n,
             end = nul;
         }
         if (end == NULL) {
-            sf_carry_add(f, p + pos, n - pos);
+            as_carry_add(&f->carry, p + pos, n - pos, f->max + 2);
             return n;
         }
         seg = (size_t) (end - (p + pos));
-        if (f->carry_total == 0) {
+        if (f->carry.total == 0) {
             more = sf_deliver(f, p + pos, seg, seg, false, emit, arg);
         } else {
-            sf_carry_add(f, p + pos, seg);
-            more = sf_deliver(f, f->carry, f->carry_len, f->carry_total, false,
-                              emit, arg);
-            sf_carry_reset(f);
+            as_carry_add(&f->carry, p + pos, seg, f->max + 2);
+            more = sf_deliver(f, f->carry.data, f->carry.len, f->carry.total,
+                              false, emit, arg);
+            as_carry_reset(&f->carry, SF_CARRY_KEEP);
         }
         pos = (size_t) (end - p) + 1;
         if (!more) {
@@ -166,9 +125,9 @@ sf_fall_back(struct as_sockframe *f)
 {
     f->framing_errors++;
     f->state = AS_SF_LINES;
-    sf_carry_reset(f);
+    as_carry_reset(&f->carry, SF_CARRY_KEEP);
     if (f->len_digits > 0) {
-        sf_carry_add(f, f->hdr, f->len_digits);
+        as_carry_add(&f->carry, f->hdr, f->len_digits, f->max + 2);
     }
     f->len_digits = 0;
     f->len = 0;
@@ -216,17 +175,17 @@ as_sockframe_feed(struct as_sockframe *f, const char *p, size_t n,
             break;
         case AS_SF_OCT_MSG:
             take = n - pos < f->want ? n - pos : (size_t) f->want;
-            if (f->carry_total == 0 && take == f->want) {
+            if (f->carry.total == 0 && take == f->want) {
                 more = sf_deliver(f, p + pos, take, take, true, emit, arg);
             } else {
-                sf_carry_add(f, p + pos, take);
+                as_carry_add(&f->carry, p + pos, take, f->max + 2);
                 if (take < f->want) {
                     f->want -= take;
                     return n;
                 }
-                more = sf_deliver(f, f->carry, f->carry_len, f->carry_total,
-                                  true, emit, arg);
-                sf_carry_reset(f);
+                more = sf_deliver(f, f->carry.data, f->carry.len,
+                                  f->carry.total, true, emit, arg);
+                as_carry_reset(&f->carry, SF_CARRY_KEEP);
             }
             pos += take;
             f->want = 0;
@@ -249,9 +208,9 @@ as_sockframe_eof(struct as_sockframe *f, as_sockframe_emit_fn *emit, void *arg)
     case AS_SF_START:
         break;
     case AS_SF_LINES:
-        if (f->carry_total > 0) {
-            (void) sf_deliver(f, f->carry, f->carry_len, f->carry_total, false,
-                              emit, arg);
+        if (f->carry.total > 0) {
+            (void) sf_deliver(f, f->carry.data, f->carry.len, f->carry.total,
+                              false, emit, arg);
         }
         break;
     case AS_SF_OCT_LEN:
@@ -264,13 +223,13 @@ as_sockframe_eof(struct as_sockframe *f, as_sockframe_emit_fn *emit, void *arg)
         break;
     case AS_SF_OCT_MSG:
         f->incomplete++;
-        if (f->carry_total > 0) {
-            (void) sf_deliver(f, f->carry, f->carry_len, f->carry_total, true,
-                              emit, arg);
+        if (f->carry.total > 0) {
+            (void) sf_deliver(f, f->carry.data, f->carry.len, f->carry.total,
+                              true, emit, arg);
         }
         break;
     }
-    sf_carry_reset(f);
+    as_carry_reset(&f->carry, SF_CARRY_KEEP);
     f->len_digits = 0;
     f->len = 0;
     f->want = 0;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/carry.h"
+
 enum as_sockframe_state {
     AS_SF_START,   /* nothing seen yet (octet counting still possible) */
     AS_SF_LINES,   /* ended by a newline or NUL */
@@ -23,12 +25,10 @@ struct as_sockframe {
     size_t max;    /* max_line_bytes: longer messages are truncated */
     bool octet_ok; /* a leading digit selects octet counting (syslog) */
     enum as_sockframe_state state;
-    char *carry; /* first bytes of the message in progress */
-    size_t carry_len, carry_cap;
-    uint64_t carry_total; /* length of the message in progress so far */
-    uint64_t want;        /* octet counting: bytes still due for the message */
-    uint64_t len;         /* octet counting: the LEN being read */
-    char hdr[16];         /* and its digits so far */
+    struct as_carry carry; /* the message in progress: max + 2 bytes kept */
+    uint64_t want;         /* octet counting: bytes still due for the message */
+    uint64_t len;          /* octet counting: the LEN being read */
+    char hdr[16];          /* and its digits so far */
     unsigned len_digits;
     /* Counters, only ever increased. */
     uint64_t messages;       /* handed to emit */

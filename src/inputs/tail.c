@@ -55,6 +55,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/carry.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -85,11 +86,9 @@ struct tail_file {
     uint64_t offset;   /* next byte to read */
     uint64_t emit_off; /* just past the last delivered line */
     unsigned char head[AS_FP_MAX];
-    size_t head_len; /* known first bytes of the file */
-    uint64_t fp;     /* as_tail_fp(head, head_len) */
-    char *carry;     /* first bytes of the partial line */
-    size_t carry_len, carry_cap;
-    uint64_t carry_total; /* length of the partial line so far */
+    size_t head_len;       /* known first bytes of the file */
+    uint64_t fp;           /* as_tail_fp(head, head_len) */
+    struct as_carry carry; /* the partial line: max_line + 1 bytes kept */
     unsigned char win[TAIL_WIN];
     size_t win_len; /* the bytes [offset - win_len, offset) */
     /*
@@ -294,44 +293,6 @@ tail_head_extend(struct tail_file *f, const char *p, uint64_t off, size_t n)
     f->fp = as_tail_fp(f->head, f->head_len);
 }
 
-static void
-tail_carry_reset(struct tail_file *f)
-{
-    f->carry_len = 0;
-    f->carry_total = 0;
-    if (f->carry_cap > TAIL_CARRY_KEEP) {
-        as_freezero(f->carry, f->carry_cap);
-        f->carry = NULL;
-        f->carry_cap = 0;
-    }
-}
-
-/* Keeps at most max_line + 1 bytes of the partial line; counts the rest. */
-static void
-tail_carry_add(struct tail_ctx *ctx, struct tail_file *f, const char *p,
-               size_t n)
-{
-    size_t limit = ctx->max_line + 1, keep, ncap;
-
-    f->carry_total += n;
-    keep = f->carry_len < limit ? limit - f->carry_len : 0;
-    keep = n < keep ? n : keep;
-    if (keep == 0) {
-        return;
-    }
-    if (f->carry_len + keep > f->carry_cap) {
-        ncap = f->carry_cap < 256 ? 256 : f->carry_cap;
-        while (ncap < f->carry_len + keep) {
-            ncap *= 2;
-        }
-        ncap = ncap > limit ? limit : ncap;
-        f->carry = as_realloc(f->carry, ncap);
-        f->carry_cap = ncap;
-    }
-    memcpy(f->carry + f->carry_len, p, keep);
-    f->carry_len += keep;
-}
-
 /*
  * Delivers one line: data holds its first kept bytes (without the newline)
  * out of total; end is the file offset just past its newline.
@@ -377,17 +338,18 @@ tail_split(struct tail_ctx *ctx, struct tail_file *f, const char *p, size_t n)
     while (pos < n) {
         nl = memchr(p + pos, '\n', n - pos);
         if (nl == NULL) {
-            tail_carry_add(ctx, f, p + pos, n - pos);
+            as_carry_add(&f->carry, p + pos, n - pos, ctx->max_line + 1);
             break;
         }
         seg = (size_t) (nl - (p + pos));
         end = base + (uint64_t) (nl - p) + 1;
-        if (f->carry_total == 0) {
+        if (f->carry.total == 0) {
             tail_deliver(ctx, f, p + pos, seg, seg, end);
         } else {
-            tail_carry_add(ctx, f, p + pos, seg);
-            tail_deliver(ctx, f, f->carry, f->carry_len, f->carry_total, end);
-            tail_carry_reset(f);
+            as_carry_add(&f->carry, p + pos, seg, ctx->max_line + 1);
+            tail_deliver(ctx, f, f->carry.data, f->carry.len, f->carry.total,
+                         end);
+            as_carry_reset(&f->carry, TAIL_CARRY_KEEP);
         }
         pos = (size_t) (nl - p) + 1;
         if ((ctx->paused || ctx->stopping) && pos < n) {
@@ -608,8 +570,7 @@ tail_restart_file(struct tail_ctx *ctx, struct tail_file *f, const char *why)
     f->emit_off = 0;
     f->win_len = 0;
     f->emitted = false;
-    tail_carry_reset(f);
-    f->carry_len = 0;
+    as_carry_reset(&f->carry, TAIL_CARRY_KEEP);
     (void) as_tail_read_head(f->fd, f->head, AS_FP_MAX, &got);
     f->head_len = got;
     f->fp = as_tail_fp(f->head, f->head_len);
@@ -736,9 +697,7 @@ tail_file_free(struct tail_file *f)
     for (size_t i = 0; i < f->n_aliases; i++) {
         free(f->aliases[i]);
     }
-    if (f->carry != NULL) {
-        as_freezero(f->carry, f->carry_cap);
-    }
+    as_carry_free(&f->carry);
     free(f);
 }
 
@@ -1072,10 +1031,10 @@ tail_drain_rotated(struct tail_ctx *ctx)
             f->dirty = true;
             continue;
         }
-        if (f->carry_total > 0) {
-            tail_deliver(ctx, f, f->carry, f->carry_len, f->carry_total,
+        if (f->carry.total > 0) {
+            tail_deliver(ctx, f, f->carry.data, f->carry.len, f->carry.total,
                          f->offset);
-            tail_carry_reset(f);
+            as_carry_reset(&f->carry, TAIL_CARRY_KEEP);
             if (ctx->stopping) {
                 return;
             }

@@ -51,7 +51,7 @@ fz_run(struct fz *z, const char *p, size_t n, size_t step, bool octet)
     while (pos < n) {
         k = n - pos < step ? n - pos : step;
         used = as_sockframe_feed(&f, p + pos, k, fz_emit, z);
-        if (used > k || f.carry_len > z->max + 2) {
+        if (used > k || f.carry.len > z->max + 2) {
             abort();
         }
         pos += used;

@@ -188,10 +188,10 @@ test_frame_long_lines(void **state)
     memset(in, 'x', 1024);
     for (int i = 0; i < 10000; i++) {
         assert_int_equal(as_sockframe_feed(&f, in, 1024, f_emit, &c), 1024);
-        assert_true(f.carry_len <= 1002);
-        assert_true(f.carry_cap <= 1002);
+        assert_true(f.carry.len <= 1002);
+        assert_true(f.carry.cap <= 1002);
     }
-    assert_int_equal(f.carry_total, 1024 * 10000);
+    assert_int_equal(f.carry.total, 1024 * 10000);
     assert_int_equal(as_sockframe_feed(&f, "\nnext\n", 6, f_emit, &c), 6);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[0].len, 1000);
