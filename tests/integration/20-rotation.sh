@@ -27,6 +27,13 @@ run_case() { # NAME LOGROTATE_DIRECTIVE SEED
     esac
     d="$AS_TMP/$1"
     mkdir -p "$d/in"
+    # With create, the rotated names are matched too, as the docs advise:
+    # a writer that reopens by name can create the live file just before
+    # logrotate does, and logrotate then moves that file to a `.backup`
+    # name before the agent may have opened it.  With copytruncate only the
+    # live name is matched (the copy is drained by identity).
+    glob="$d/in/audit.ndjson"
+    [ "$2" = create ] && glob="$d/in/audit.ndjson*"
     gen_events 3000 "$3" > "$d/events.ndjson"
     cat > "$d/agent.yaml" <<EOC
 agent:
@@ -36,7 +43,7 @@ agent:
 inputs:
   - id: app
     type: file
-    paths: ["$d/in/audit.ndjson"]
+    paths: ["$glob"]
     rescan_interval: 100ms
 outputs:
   - id: local
