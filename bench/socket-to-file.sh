@@ -28,21 +28,15 @@ stream) cmd="stream --conns $conns" ;;
 datagram) cmd="dgram --procs $conns" ;;
 *) echo "mode: stream or datagram" >&2; exit 2 ;;
 esac
+. "$top/bench/lib.sh"
 # About 2 KiB of disk per event: buffer segments and output.
-need_kb=$((n * 2 + 1048576))
-free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
-[ "$free_kb" -ge "$need_kb" ] || { echo "need $need_kb KiB free in /tmp, have $free_kb" >&2; exit 1; }
+bench_need_disk $((n * 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench-sock.XXXXXX)
 pid=
 cpid=
 trap '[ -n "$cpid" ] && kill -9 $cpid 2>/dev/null; [ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-cache=/tmp/auditship-bench-events-$n.ndjson
-if [ ! -s "$cache" ]; then
-    # Atomically: an interrupted generation must not leave a short cache.
-    python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache.tmp.$$"
-    mv "$cache.tmp.$$" "$cache"
-fi
+cache=$(bench_events "$n")
 bytes=$(wc -c < "$cache")
 cat > "$work/agent.yaml" <<EOC
 agent:
@@ -72,43 +66,12 @@ done
 t0=$(date +%s.%N)
 python3 "$client" $cmd --socket "$work/audit.sock" "$cache" &
 cpid=$!
-# Count the output's lines incrementally (re-reading the whole file on
-# every poll would take a CPU from the agent).
-python3 - "$work/out/audit.ndjson" "$n" "$pid" <<'EOW' || { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
-import os, sys, time
-path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-f, got = None, 0
-last, since = -1, time.monotonic()
-while got < n:
-    if got != last:
-        last, since = got, time.monotonic()
-    elif time.monotonic() - since > 60:
-        sys.exit(f"no progress for 60 s at {got} of {n} events")
-    if f is None:
-        try:
-            f = open(path, 'rb', buffering=0)
-        except FileNotFoundError:
-            pass
-    if f is not None:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            got += b.count(b'\n')
-    if got >= n:
-        break
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(1)
-    time.sleep(0.05)
-EOW
+bench_wait_lines "$work/out/audit.ndjson" "$n" "$pid" ||
+    { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
 t1=$(date +%s.%N)
 wait $cpid || { echo "client failed" >&2; exit 1; }
 cpid=
-hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
-ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
-hz=$(getconf CLK_TCK)
+bench_agent_stats $pid
 kill -TERM $pid
 wait $pid || true
 pid=

@@ -19,11 +19,14 @@ conc=${3:-2}
 bin=${AS_BUILDDIR:-$top/build}/auditshipd
 collector=$top/tests/tools/collector.py
 [ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
+. "$top/bench/lib.sh"
+# About 2.5 KiB of disk per event: input copy, buffer segments, collector.
+bench_need_disk $((n * 5 / 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
 pid= cpid=
 trap 'kill -9 $pid $cpid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-cache=/tmp/auditship-bench-events-$n.ndjson
-[ -s "$cache" ] || python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$cache"
+trap 'exit 130' INT TERM
+cache=$(bench_events "$n")
 mkdir -p "$work/in"
 cp "$cache" "$work/in/audit.ndjson"
 bytes=$(wc -c < "$work/in/audit.ndjson")
@@ -82,13 +85,8 @@ while True:
     time.sleep(0.1)
 EOW
 t1=$(date +%s.%N)
-hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
-ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
+bench_agent_stats $pid
 cticks=$(awk '{print $14 + $15}' /proc/$cpid/stat)
-hz=$(getconf CLK_TCK)
-threads=$(for t in /proc/$pid/task/*; do
-    awk -v hz="$hz" '{ sub(/^[0-9]+ \(/, ""); name = $0; sub(/\).*/, "", name); sub(/^[^)]*\) /, "");
-        printf "%s=%.2fs ", name, ($12 + $13) / hz }' "$t/stat"; done)
 stats=$(python3 "$collector" stats "$port")
 kill -TERM $pid
 wait $pid || true

@@ -1,0 +1,65 @@
+# Shared by the bench/*.sh harnesses (POSIX sh; source it after setting
+# `top`, the source tree).
+
+# bench_need_disk KIB: fails unless /tmp has KIB free.
+bench_need_disk() {
+    _free=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
+    [ "$_free" -ge "$1" ] || { echo "need $1 KiB free in /tmp, have $_free" >&2; exit 1; }
+}
+
+# bench_events N: prints the path of a cached file of N reference events,
+# generated once (atomically: an interrupted run leaves no short cache).
+bench_events() {
+    _cache=/tmp/auditship-bench-events-$1.ndjson
+    if [ ! -s "$_cache" ]; then
+        python3 "$top/../shared/bench/gen-audit-events.py" -n "$1" > "$_cache.tmp.$$"
+        mv "$_cache.tmp.$$" "$_cache"
+    fi
+    echo "$_cache"
+}
+
+# bench_wait_lines FILE N PID: waits until FILE holds N lines, counting new
+# bytes only (re-reading a growing file on every poll would take a CPU from
+# the agent); fails when PID dies or nothing arrives for 60 s.
+bench_wait_lines() {
+    python3 - "$1" "$2" "$3" <<'EOW'
+import os, sys, time
+path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+f, got = None, 0
+last, since = -1, time.monotonic()
+while got < n:
+    if got != last:
+        last, since = got, time.monotonic()
+    elif time.monotonic() - since > 60:
+        sys.exit(f"no progress for 60 s at {got} of {n} events")
+    if f is None:
+        try:
+            f = open(path, 'rb', buffering=0)
+        except FileNotFoundError:
+            pass
+    if f is not None:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            got += b.count(b'\n')
+    if got >= n:
+        break
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.05)
+EOW
+}
+
+# bench_agent_stats PID: sets hwm (KiB), ticks, hz and threads (CPU seconds
+# per thread, by name) of a running agent.
+bench_agent_stats() {
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$1/status")
+    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    hz=$(getconf CLK_TCK)
+    threads=$(for _t in /proc/"$1"/task/*; do
+        awk -v hz="$hz" '{ sub(/^[0-9]+ \(/, ""); name = $0; sub(/\).*/, "", name); sub(/^[^)]*\) /, "");
+            printf "%s=%.2fs ", name, ($12 + $13) / hz }' "$_t/stat"; done)
+}
