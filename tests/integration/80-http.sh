@@ -54,18 +54,8 @@ check "--check names the URL scheme, concurrency, headers, credentials, CA" sh -
     grep -q 'bad.yaml:8:[0-9]*: .*tls.ca_file: .*no-such-ca.pem: No such file' '$AS_TMP/check.out'"
 
 # --- ndjson + gzip, bearer token, custom header, concurrency 3 ---
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  log_level: debug
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-scrub: {keys: []}
+http_conf_head "$AS_TMP/agent.yaml" "log_level: debug"
+cat >> "$AS_TMP/agent.yaml" <<EOC
 outputs:
   - id: collector
     type: http
@@ -101,18 +91,8 @@ diag "$reqs requests over $conns connections"
 check "keep-alive: at most one connection per request in flight (3)" [ "$conns" -le 3 ]
 
 # --- json_array, no compression, basic auth (restart) ---
-cat > "$AS_TMP/agent2.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  log_level: debug
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-scrub: {keys: []}
+http_conf_head "$AS_TMP/agent2.yaml" "log_level: debug"
+cat >> "$AS_TMP/agent2.yaml" <<EOC
 outputs:
   - id: collector
     type: http

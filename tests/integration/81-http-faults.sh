@@ -29,17 +29,8 @@ K=100
 mkdir -p "$AS_TMP/in"
 start_collector "$AS_TMP/col" || { not_ok "collector starts"; exit 1; }
 conf() {
-    cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-scrub: {keys: []}
+    http_conf_head "$AS_TMP/agent.yaml"
+    cat >> "$AS_TMP/agent.yaml" <<EOC
 outputs:
   - id: collector
     type: http

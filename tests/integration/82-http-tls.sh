@@ -42,18 +42,8 @@ start_collector "$AS_TMP/col" --tls-cert "$P/server.pem" --tls-key "$P/server.ke
     { not_ok "collector starts"; exit 1; }
 # conf TLS_MAPPING: the agent's config with that tls section.
 conf() {
-    cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  shutdown_timeout: 1s
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-scrub: {keys: []}
+    http_conf_head "$AS_TMP/agent.yaml" "shutdown_timeout: 1s"
+    cat >> "$AS_TMP/agent.yaml" <<EOC
 outputs:
   - id: collector
     type: http

@@ -15,6 +15,29 @@ http_cleanup() {
 }
 trap 'http_cleanup' EXIT
 
+# http_conf_head FILE [AGENT_LINE...]: writes the part of an agent config
+# the http tests share (state in $AS_TMP/state, hostname testhost, no
+# health listener, plus each AGENT_LINE under `agent:`; one file input `app`
+# on $AS_TMP/in/*.ndjson; no scrub keys).  The caller appends its outputs.
+http_conf_head() {
+    _f=$1; shift
+    {
+        echo "agent:"
+        echo "  state_dir: $AS_TMP/state"
+        echo "  hostname: testhost"
+        for _l in "$@"; do
+            echo "  $_l"
+        done
+        echo '  http: {listen: ""}'
+        echo "inputs:"
+        echo "  - id: app"
+        echo "    type: file"
+        echo "    paths: [\"$AS_TMP/in/*.ndjson\"]"
+        echo "    rescan_interval: 100ms"
+        echo "scrub: {keys: []}"
+    } >"$_f"
+}
+
 # start_agent_wait CONFIG: start_agent, then wait until it has started
 # (its signal handlers are in place: a SIGTERM before would kill it).
 start_agent_wait() {
