@@ -53,7 +53,9 @@ check "--check rejects an unknown group" sh -c "[ $rc -eq 1 ] &&
 # A stale socket: the agent killed with SIGKILL leaves its file behind.
 conf "$AS_TMP/a.yaml" "$AS_TMP/a" "0640" "$GROUP"
 start_agent "$AS_TMP/a.yaml" "$AS_TMP/a.log"
-wait_for 20 test -S "$SOCK"
+# The file exists from bind(); wait for the log line that follows listen(),
+# or a slow (valgrind) agent may die before writing it.
+wait_for 20 grep -q "listening on $SOCK" "$AS_TMP/a.log"
 kill -9 "$AS_AGENT_PID"; wait "$AS_AGENT_PID" 2>/dev/null; AS_AGENT_PID=
 check "SIGKILL leaves a stale socket" test -S "$SOCK"
 start_agent "$AS_TMP/a.yaml" "$AS_TMP/a.log"
