@@ -38,6 +38,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/swar.h"
 #include "core/utf8.h"
 #include "json.h"
 
@@ -199,6 +200,18 @@ json_scan(const char *buf, size_t len, bool *need_fix, struct as_error *err)
             while (p < end && *p != '"') {
                 int u, u2;
 
+                /* Runs of plain ASCII, eight bytes at a time. */
+                if (end - p >= 8) {
+                    unsigned k = as_swar_plain_run8((const unsigned char *) p);
+
+                    p += k;
+                    if (k == 8) {
+                        continue;
+                    }
+                    if (*p == '"') {
+                        break;
+                    }
+                }
                 if ((unsigned char) *p >= 0x80) {
                     size_t n = as_utf8_seq((const unsigned char *) p,
                                            (size_t) (end - p));

@@ -5,6 +5,7 @@
  * nesting depth, BOM, duplicate names, trailing data.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -168,6 +169,59 @@ test_strings(void **state)
                         "\"\xc3\xa9/\\t\\u001f\"");
 }
 
+/*
+ * json_scan skips plain ASCII eight bytes at a time: every byte it must
+ * look at (control, backslash escape, UTF-8 lead, closing quote) is put at
+ * each offset within and after the first eight-byte words, so each lane and
+ * the tail loop see it.
+ */
+static void
+test_string_lanes(void **state)
+{
+    static const struct {
+        const char *mid; /* bytes after the run of 'a' */
+        bool ok;
+        const char *msg; /* part of the error, when rejected */
+    } cases[] = {
+        {"\x01", false, "control character"},
+        {"\x1f", false, "control character"},
+        {"\\ud800", false, "surrogate"},
+        {"\\udc00", false, "surrogate"},
+        {"\xc0\xaf", false, "UTF-8"},
+        {"\xed\xa0\x80", false, "UTF-8"},
+        {"\xff", false, "UTF-8"},
+        {"\xc3\xa9", true, NULL},
+        {"\xf0\x9f\x98\x80", true, NULL},
+        {"\\u0000", true, NULL},
+        {"\\n\\\"", true, NULL},
+        {"", true, NULL},
+    };
+    char doc[128];
+    struct json_object *o;
+    struct as_error err;
+
+    (void) state;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        for (int pre = 0; pre <= 20; pre++) {
+            for (int post = 0; post <= 9; post += 9) {
+                int n = snprintf(doc, sizeof(doc), "[\"%.*s%s%.*s\"]", pre,
+                                 "aaaaaaaaaaaaaaaaaaaa", cases[c].mid, post,
+                                 "bbbbbbbbb");
+                int r = as_parse_json(doc, (size_t) n, &o, &err);
+
+                if (cases[c].ok) {
+                    assert_int_equal(r, 0);
+                    json_object_put(o);
+                } else {
+                    assert_int_equal(r, AS_ERR_PARSE);
+                    assert_non_null(strstr(err.msg, cases[c].msg));
+                    assert_null(o);
+                }
+            }
+        }
+    }
+}
+
 static void
 test_structure(void **state)
 {
@@ -293,7 +347,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite),     cmocka_unit_test(test_big_ints),
-        cmocka_unit_test(test_strings),   cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_strings),   cmocka_unit_test(test_string_lanes),
+        cmocka_unit_test(test_structure),
         cmocka_unit_test(test_mutations),
     };
 
