@@ -28,7 +28,7 @@ inputs:
 outputs:
   - {id: local, type: file, path: $work/out/audit.ndjson}
 EOC
-valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" -c "$work/a.yaml" 2>/dev/null &
+valgrind --tool=callgrind ${AS_CG_OPTS:-} --callgrind-out-file="$work/cg.out" "$bin" -c "$work/a.yaml" 2>/dev/null &
 pid=$!
 while [ "$(cat "$work/out/audit.ndjson" 2>/dev/null | wc -l)" -lt "$n" ]; do
     sleep 0.5
