@@ -348,8 +348,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite),     cmocka_unit_test(test_big_ints),
         cmocka_unit_test(test_strings),   cmocka_unit_test(test_string_lanes),
-        cmocka_unit_test(test_structure),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_structure), cmocka_unit_test(test_mutations),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
