@@ -55,7 +55,9 @@
 #define DISK_SEG_MAX     (64ull << 20)
 #define DISK_SEG_MIN     (1ull << 20)
 #define DISK_FLUSH_AT    (1u << 20) /* staged bytes that start a flush */
-#define DISK_MEM_HIGH    (3u << 20) /* staged while a flush is in flight */
+/* Staged while a flush is in flight: just under 2 MiB, so that a staging
+ * area stays in one 2 MiB allocation (as_buf doubles past it). */
+#define DISK_MEM_HIGH    ((2u << 20) - (64u << 10))
 #define DISK_RETRY_MS    1000
 #define DISK_OLDEST_SCAN 256 /* frames scanned for oldest_ns */
 #define DISK_PATH_MAX    4096
