@@ -3,6 +3,7 @@
  * second list and one uv_async_t wakes the loop, which runs their done
  * callbacks in the order they finished.
  */
+#include <locale.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -32,9 +33,19 @@ workq_thread(void *arg)
 {
     struct as_workq *q = arg;
     struct as_work *w;
+    locale_t c_loc;
 
     /* Named for top -H and perf: "auditship-work" is 14 chars + NUL. */
     (void) pthread_setname_np(pthread_self(), "auditship-work");
+    /* The static C locale object: json-c switches the calling thread to a
+     * copy of its locale for every document it parses, and glibc copies
+     * any other locale under one process-wide lock, which the workers
+     * would take turns at.  Copying this one is free.  Nothing here
+     * depends on a locale (the agent never calls setlocale). */
+    c_loc = newlocale(LC_ALL_MASK, "C", (locale_t) 0);
+    if (c_loc != (locale_t) 0) {
+        (void) uselocale(c_loc);
+    }
     uv_mutex_lock(&q->mu);
     for (;;) {
         while (q->head == NULL && !q->quit) {
@@ -61,6 +72,10 @@ workq_thread(void *arg)
         uv_async_send(&q->async);
     }
     uv_mutex_unlock(&q->mu);
+    if (c_loc != (locale_t) 0) {
+        (void) uselocale(LC_GLOBAL_LOCALE);
+        freelocale(c_loc);
+    }
 }
 
 static void
