@@ -35,19 +35,6 @@ struct jcs_member {
     struct json_object *val;
 };
 
-/* as_buf_putc with the common case inlined. */
-static inline int
-jcs_putc(struct as_buf *out, char c)
-{
-    if (out->len + 1 < out->cap &&
-        (out->max == 0 || out->len + 1 <= out->max)) {
-        out->data[out->len++] = c;
-        out->data[out->len] = '\0';
-        return 0;
-    }
-    return as_buf_putc(out, c);
-}
-
 /* Where a member absent from an object would go (as_jcs_write_gap). */
 struct jcs_gap {
     struct jcs_member key;
@@ -440,7 +427,7 @@ jcs_object(struct as_buf *out, struct json_object *obj,
     } else {
         qsort(m, n, sizeof(*m), jcs_key_cmp);
     }
-    if ((r = jcs_putc(out, '{')) != 0) {
+    if ((r = as_buf_putc(out, '{')) != 0) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -455,11 +442,11 @@ jcs_object(struct as_buf *out, struct json_object *obj,
                 jcs_note_gap(gap, out, i, n);
             }
         }
-        if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
+        if (i > 0 && (r = as_buf_putc(out, ',')) != 0) {
             goto out;
         }
         if ((r = as_jcs_string(out, m[i].key, m[i].len)) != 0 ||
-            (r = jcs_putc(out, ':')) != 0 ||
+            (r = as_buf_putc(out, ':')) != 0 ||
             (r = jcs_value(out, m[i].val, mark, mark_off)) != 0) {
             goto out;
         }
@@ -467,7 +454,7 @@ jcs_object(struct as_buf *out, struct json_object *obj,
     if (gap != NULL && !gap->found) {
         jcs_note_gap(gap, out, n, n);
     }
-    r = jcs_putc(out, '}');
+    r = as_buf_putc(out, '}');
 out:
     if (m != stack) {
         free(m);
@@ -511,11 +498,11 @@ jcs_value(struct as_buf *out, struct json_object *obj,
     case json_type_array: {
         size_t len = json_object_array_length(obj);
 
-        if ((r = jcs_putc(out, '[')) != 0) {
+        if ((r = as_buf_putc(out, '[')) != 0) {
             return r;
         }
         for (size_t i = 0; i < len; i++) {
-            if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
+            if (i > 0 && (r = as_buf_putc(out, ',')) != 0) {
                 return r;
             }
             if ((r = jcs_value(out, json_object_array_get_idx(obj, i), mark,
@@ -523,7 +510,7 @@ jcs_value(struct as_buf *out, struct json_object *obj,
                 return r;
             }
         }
-        return jcs_putc(out, ']');
+        return as_buf_putc(out, ']');
     }
     case json_type_object:
         return jcs_object(out, obj, mark, mark_off, NULL);
