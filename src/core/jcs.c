@@ -190,42 +190,26 @@ jcs_escape(unsigned char c, char *w)
     return 6;
 }
 
-int
-as_jcs_string(struct as_buf *out, const char *s, size_t len)
+/*
+ * Writes s (len bytes) as a JCS string literal at w and returns its end,
+ * or NULL when s is not UTF-8.  The caller has reserved 6 * len + 2 bytes
+ * at w (the worst case) plus the NUL after them.
+ *
+ * Eight bytes at a time: each word is stored at w before it is looked at,
+ * then i and w move past its plain bytes only, up to the first byte that
+ * needs attention.  The store always has room: w is at most 1 + 6 * i
+ * bytes into the reserved space while a byte of s is left, so 8 bytes fit;
+ * what it writes past the plain bytes is overwritten or lies past the
+ * NUL.  The last 1..7 bytes are loaded without reading past s + len, the
+ * word's free high bytes made spaces (plain).
+ */
+static char *
+jcs_string_at(char *w, const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *) s;
-    size_t i = 0, olen = out->len;
-    char *w;
-    int r;
+    size_t i = 0;
 
-    if (len > ((size_t) -1 - 2) / 6) {
-        return AS_ERR_TOOBIG;
-    }
-    if ((r = as_buf_reserve(out, 6 * len + 2)) != 0) {
-        /* The worst case may not fit while the real form does. */
-        struct as_buf tmp = AS_BUF_INIT;
-
-        if (out->max == 0) {
-            return r;
-        }
-        if ((r = as_jcs_string(&tmp, s, len)) == 0) {
-            r = as_buf_put(out, tmp.data, tmp.len);
-        }
-        as_buf_free(&tmp);
-        return r;
-    }
-    w = out->data + out->len;
     *w++ = '"';
-    /*
-     * Eight bytes at a time: each word is stored at w before it is looked
-     * at, then i and w move past its plain bytes only, up to the first byte
-     * that needs attention.  The store always has room: w is at most
-     * 1 + 6 * i bytes into the 6 * len + 2 (+ NUL) reserved while a byte of
-     * s is left, so 8 bytes fit; what it writes past the plain bytes is
-     * overwritten or lies past the NUL.  The last 1..7 bytes are loaded
-     * without reading past s + len, the word's free high bytes made spaces
-     * (plain).
-     */
     while (i < len) {
         size_t n = len - i, k;
         uint64_t v, m;
@@ -251,18 +235,87 @@ as_jcs_string(struct as_buf *out, const char *s, size_t len)
             continue;
         }
         if ((n = as_utf8_seq(u + i, len - i)) == 0) {
-            out->len = olen;
-            out->data[olen] = '\0';
-            return AS_ERR_INVALID;
+            return NULL;
         }
         for (k = 0; k < n; k++) {
             *w++ = (char) u[i++];
         }
     }
     *w++ = '"';
+    return w;
+}
+
+/*
+ * as_jcs_string when the worst case does not fit under out->max: the
+ * string is written to a scratch buffer, and copied if its real form fits.
+ */
+static int
+jcs_string_bounded(struct as_buf *out, const char *s, size_t len, int r)
+{
+    struct as_buf tmp = AS_BUF_INIT;
+
+    if (out->max == 0) {
+        return r;
+    }
+    if ((r = as_jcs_string(&tmp, s, len)) == 0) {
+        r = as_buf_put(out, tmp.data, tmp.len);
+    }
+    as_buf_free(&tmp);
+    return r;
+}
+
+int
+as_jcs_string(struct as_buf *out, const char *s, size_t len)
+{
+    char *w;
+    int r;
+
+    if (len > ((size_t) -1 - 2) / 6) {
+        return AS_ERR_TOOBIG;
+    }
+    if ((r = as_buf_reserve(out, 6 * len + 2)) != 0) {
+        return jcs_string_bounded(out, s, len, r);
+    }
+    if ((w = jcs_string_at(out->data + out->len, s, len)) == NULL) {
+        out->data[out->len] = '\0';
+        return AS_ERR_INVALID;
+    }
     out->len = (size_t) (w - out->data);
     out->data[out->len] = '\0';
     return 0;
+}
+
+/*
+ * Appends `,"key":` (the comma when comma is set) in one reservation; on a
+ * bounded buffer where the worst case does not fit, piece by piece.
+ */
+static int
+jcs_member_key(struct as_buf *out, const struct jcs_member *m, bool comma)
+{
+    char *w;
+    int r;
+
+    if (m->len <= ((size_t) -1 - 4) / 6 &&
+        as_buf_reserve(out, 6 * m->len + 4) == 0) {
+        /* jcs_string_at's room: 6 * len + 2 after the comma, then ':'. */
+        w = out->data + out->len;
+        if (comma) {
+            *w++ = ',';
+        }
+        if ((w = jcs_string_at(w, m->key, m->len)) == NULL) {
+            out->data[out->len] = '\0';
+            return AS_ERR_INVALID;
+        }
+        *w++ = ':';
+        out->len = (size_t) (w - out->data);
+        out->data[out->len] = '\0';
+        return 0;
+    }
+    if ((comma && (r = as_buf_putc(out, ',')) != 0) ||
+        (r = as_jcs_string(out, m->key, m->len)) != 0) {
+        return r;
+    }
+    return as_buf_putc(out, ':');
 }
 
 /* Compares member names by UTF-16 code units (see the file comment). */
@@ -410,11 +463,7 @@ jcs_object(struct as_buf *out, struct json_object *obj,
                 jcs_note_gap(gap, out, i, n);
             }
         }
-        if (i > 0 && (r = as_buf_putc(out, ',')) != 0) {
-            goto out;
-        }
-        if ((r = as_jcs_string(out, m[i].key, m[i].len)) != 0 ||
-            (r = as_buf_putc(out, ':')) != 0 ||
+        if ((r = jcs_member_key(out, &m[i], i > 0)) != 0 ||
             (r = jcs_value(out, m[i].val, mark, mark_off)) != 0) {
             goto out;
         }

@@ -541,6 +541,19 @@ test_member_order(void **state)
         want[w] = '\0';
         assert_int_equal(as_jcs_write(&b, o), 0);
         assert_string_equal(b.data, want);
+        /* Bounded: fits exactly, or fails whole one byte short. */
+        for (size_t max = w - 1; max <= w; max++) {
+            struct as_buf cap;
+
+            as_buf_init(&cap, max);
+            assert_int_equal(as_jcs_write(&cap, o),
+                             max == w ? 0 : AS_ERR_TOOBIG);
+            assert_int_equal(cap.len, max == w ? w : 0);
+            if (max == w) {
+                assert_string_equal(cap.data, want);
+            }
+            as_buf_free(&cap);
+        }
         if (gap_key >= 0) {
             char member[64];
             const char *ins;
@@ -569,6 +582,44 @@ test_member_order(void **state)
         as_buf_free(&full);
         json_object_put(o);
     }
+}
+
+/* Member names are escaped like values; a name that is not UTF-8 fails. */
+static void
+test_member_escapes(void **state)
+{
+    struct json_object *o = json_object_new_object();
+    struct as_buf b = AS_BUF_INIT;
+    const char *want = "{\"\":1,\"\\u0001\":2,\"\\n\\\"\\\\x\":3,"
+                       "\"a-very-long-name\\tover 8 bytes\":4}";
+
+    (void) state;
+    json_object_object_add(o, "a-very-long-name\tover 8 bytes",
+                           json_object_new_int(4));
+    json_object_object_add(o, "\n\"\\x", json_object_new_int(3));
+    json_object_object_add(o, "\x01", json_object_new_int(2));
+    json_object_object_add(o, "", json_object_new_int(1));
+    as_buf_puts(&b, "keep");
+    assert_int_equal(as_jcs_write(&b, o), 0);
+    assert_string_equal(b.data + 4, want);
+    for (size_t max = 4 + strlen(want) - 1; max <= 4 + strlen(want); max++) {
+        struct as_buf cap;
+
+        as_buf_init(&cap, max);
+        as_buf_puts(&cap, "keep");
+        assert_int_equal(as_jcs_write(&cap, o),
+                         max == 4 + strlen(want) ? 0 : AS_ERR_TOOBIG);
+        assert_string_equal(cap.data,
+                            max == 4 + strlen(want) ? b.data : "keep");
+        as_buf_free(&cap);
+    }
+    json_object_object_add(o, "zz\xc3", json_object_new_int(5));
+    as_buf_reset(&b);
+    as_buf_puts(&b, "keep");
+    assert_int_equal(as_jcs_write(&b, o), AS_ERR_INVALID);
+    assert_string_equal(b.data, "keep");
+    as_buf_free(&b);
+    json_object_put(o);
 }
 
 /* A representative 464-byte event (as gen-audit-events.py makes them). */
@@ -630,6 +681,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_string_lanes),
         cmocka_unit_test(test_member_order),
+        cmocka_unit_test(test_member_escapes),
         cmocka_unit_test(test_speed),
     };
 
