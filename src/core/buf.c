@@ -38,7 +38,7 @@ as_buf_reset(struct as_buf *b)
 }
 
 int
-as_buf_reserve(struct as_buf *b, size_t extra)
+as__buf_grow(struct as_buf *b, size_t extra)
 {
     size_t need, ncap;
 
@@ -59,28 +59,6 @@ as_buf_reserve(struct as_buf *b, size_t extra)
     b->data = as_realloc(b->data, ncap);
     b->cap = ncap;
     return 0;
-}
-
-int
-as_buf_put(struct as_buf *b, const void *p, size_t n)
-{
-    int r;
-
-    if ((r = as_buf_reserve(b, n)) != 0) {
-        return r;
-    }
-    if (n > 0) {
-        memcpy(b->data + b->len, p, n);
-    }
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-int
-as_buf_putc(struct as_buf *b, char c)
-{
-    return as_buf_put(b, &c, 1);
 }
 
 int

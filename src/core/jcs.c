@@ -30,23 +30,11 @@
 #define JCS_STACK_MEMBERS 32
 
 struct jcs_member {
+    uint64_t pre; /* jcs_prefix of key */
     const char *key;
     size_t len;
     struct json_object *val;
 };
-
-/* as_buf_putc with the common case inlined. */
-static inline int
-jcs_putc(struct as_buf *out, char c)
-{
-    if (out->len + 1 < out->cap &&
-        (out->max == 0 || out->len + 1 <= out->max)) {
-        out->data[out->len++] = c;
-        out->data[out->len] = '\0';
-        return 0;
-    }
-    return as_buf_putc(out, c);
-}
 
 /* Where a member absent from an object would go (as_jcs_write_gap). */
 struct jcs_gap {
@@ -173,112 +161,115 @@ as_jcs_number(double d, char out[32])
     return len;
 }
 
-/* 1 for the bytes copied as they are: printable ASCII but '"' and '\\'. */
-static const unsigned char jcs_plain[256] = {
-    ['\x20'] = 1,
-    1,
-    0,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1, /* 0x20 */
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1, /* 0x30 */
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1, /* 0x40 */
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    0,
-    1,
-    1,
-    1, /* 0x50 */
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1, /* 0x60 */
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1, /* 0x70 */
+/*
+ * The byte after '\\' for the escapes with a short form; 0 for the other
+ * control characters, written \u00XX.
+ */
+static const char jcs_short_escape[0x60] = {
+    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',  ['\f'] = 'f',
+    ['\r'] = 'r', ['"'] = '"',  ['\\'] = '\\',
 };
+
+/*
+ * Writes the escape of the ASCII byte c (a control character, '"' or '\\')
+ * at w; returns the bytes written.
+ */
+static size_t
+jcs_escape(unsigned char c, char *w)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    w[0] = '\\';
+    if (jcs_short_escape[c] != 0) {
+        w[1] = jcs_short_escape[c];
+        return 2;
+    }
+    memcpy(w + 1, "u00", 3);
+    w[4] = hex[c >> 4];
+    w[5] = hex[c & 15];
+    return 6;
+}
+
+/*
+ * Writes s (len bytes) as a JCS string literal at w and returns its end,
+ * or NULL when s is not UTF-8.  The caller has reserved 6 * len + 2 bytes
+ * at w (the worst case) plus the NUL after them.
+ *
+ * Eight bytes at a time: each word is stored at w before it is looked at,
+ * then i and w move past its plain bytes only, up to the first byte that
+ * needs attention.  The store always has room: w is at most 1 + 6 * i
+ * bytes into the reserved space while a byte of s is left, so 8 bytes fit;
+ * what it writes past the plain bytes is overwritten or lies past the
+ * NUL.  The last 1..7 bytes are loaded without reading past s + len, the
+ * word's free high bytes made spaces (plain).
+ *
+ * Forced inline into its two callers: for the short names and values most
+ * members have, the call and its register saves cost as much as the copy.
+ */
+static inline __attribute__((always_inline)) char *
+jcs_string_at(char *w, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *) s;
+    size_t i = 0;
+
+    *w++ = '"';
+    while (i < len) {
+        size_t n = len - i, k;
+        uint64_t v, m;
+
+        if (n >= 8) {
+            v = as_swar_load(u + i);
+            n = 8;
+        } else {
+            v = as_swar_load_short(u + i, n) | (AS_SWAR_ONES * ' ') << (8 * n);
+        }
+        as_swar_store(w, v);
+        if ((m = as_swar_special(v)) == 0) {
+            i += n;
+            w += n;
+            continue;
+        }
+        k = as_swar_first(m);
+        i += k;
+        w += k;
+        if (u[i] < 0x80) {
+            w += jcs_escape(u[i], w);
+            i++;
+            continue;
+        }
+        if ((n = as_utf8_seq(u + i, len - i)) == 0) {
+            return NULL;
+        }
+        for (k = 0; k < n; k++) {
+            *w++ = (char) u[i++];
+        }
+    }
+    *w++ = '"';
+    return w;
+}
+
+/*
+ * as_jcs_string when the worst case does not fit under out->max: the
+ * string is written to a scratch buffer, and copied if its real form fits.
+ */
+static int
+jcs_string_bounded(struct as_buf *out, const char *s, size_t len, int r)
+{
+    struct as_buf tmp = AS_BUF_INIT;
+
+    if (out->max == 0) {
+        return r;
+    }
+    if ((r = as_jcs_string(&tmp, s, len)) == 0) {
+        r = as_buf_put(out, tmp.data, tmp.len);
+    }
+    as_buf_free(&tmp);
+    return r;
+}
 
 int
 as_jcs_string(struct as_buf *out, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *) s;
-    size_t i = 0, olen = out->len;
     char *w;
     int r;
 
@@ -286,86 +277,48 @@ as_jcs_string(struct as_buf *out, const char *s, size_t len)
         return AS_ERR_TOOBIG;
     }
     if ((r = as_buf_reserve(out, 6 * len + 2)) != 0) {
-        /* The worst case may not fit while the real form does. */
-        struct as_buf tmp = AS_BUF_INIT;
-
-        if (out->max == 0) {
-            return r;
-        }
-        if ((r = as_jcs_string(&tmp, s, len)) == 0) {
-            r = as_buf_put(out, tmp.data, tmp.len);
-        }
-        as_buf_free(&tmp);
-        return r;
+        return jcs_string_bounded(out, s, len, r);
     }
-    w = out->data + out->len;
-    *w++ = '"';
-    while (i < len) {
-        unsigned char c = u[i];
-        size_t run = i;
-
-        while (len - run >= 8 && as_swar_plain8(u + run)) {
-            run += 8;
-        }
-        while (run < len && jcs_plain[u[run]]) {
-            run++;
-        }
-        if (run > i) {
-            memcpy(w, u + i, run - i);
-            w += run - i;
-            i = run;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t n = as_utf8_seq(u + i, len - i);
-
-            if (n == 0) {
-                out->len = olen;
-                out->data[olen] = '\0';
-                return AS_ERR_INVALID;
-            }
-            memcpy(w, u + i, n);
-            w += n;
-            i += n;
-            continue;
-        }
-        *w++ = '\\';
-        switch (c) {
-        case '"':
-            *w++ = '"';
-            break;
-        case '\\':
-            *w++ = '\\';
-            break;
-        case '\b':
-            *w++ = 'b';
-            break;
-        case '\t':
-            *w++ = 't';
-            break;
-        case '\n':
-            *w++ = 'n';
-            break;
-        case '\f':
-            *w++ = 'f';
-            break;
-        case '\r':
-            *w++ = 'r';
-            break;
-        default:
-            *w++ = 'u';
-            *w++ = '0';
-            *w++ = '0';
-            *w++ = hex[c >> 4];
-            *w++ = hex[c & 15];
-            break;
-        }
-        i++;
+    if ((w = jcs_string_at(out->data + out->len, s, len)) == NULL) {
+        out->data[out->len] = '\0';
+        return AS_ERR_INVALID;
     }
-    *w++ = '"';
     out->len = (size_t) (w - out->data);
     out->data[out->len] = '\0';
     return 0;
+}
+
+/*
+ * Appends `,"key":` (the comma when comma is set) in one reservation; on a
+ * bounded buffer where the worst case does not fit, piece by piece.
+ */
+static int
+jcs_member_key(struct as_buf *out, const struct jcs_member *m, bool comma)
+{
+    char *w;
+    int r;
+
+    if (m->len <= ((size_t) -1 - 4) / 6 &&
+        as_buf_reserve(out, 6 * m->len + 4) == 0) {
+        /* jcs_string_at's room: 6 * len + 2 after the comma, then ':'. */
+        w = out->data + out->len;
+        if (comma) {
+            *w++ = ',';
+        }
+        if ((w = jcs_string_at(w, m->key, m->len)) == NULL) {
+            out->data[out->len] = '\0';
+            return AS_ERR_INVALID;
+        }
+        *w++ = ':';
+        out->len = (size_t) (w - out->data);
+        out->data[out->len] = '\0';
+        return 0;
+    }
+    if ((comma && (r = as_buf_putc(out, ',')) != 0) ||
+        (r = as_jcs_string(out, m->key, m->len)) != 0) {
+        return r;
+    }
+    return as_buf_putc(out, ':');
 }
 
 /* Compares member names by UTF-16 code units (see the file comment). */
@@ -390,6 +343,63 @@ jcs_key_cmp(const void *pa, const void *pb)
         return -1;
     }
     return a[i] < b[i] ? -1 : 1;
+}
+
+/*
+ * The rank of a byte in UTF-16 order, for the first byte in which two
+ * keys differ: itself, except that 0xEE and 0xEF (U+E000..U+FFFF) rank
+ * above 0xF0..0xFF (supplementary planes, surrogates in UTF-16).  Ordering
+ * by rank is what jcs_key_cmp does at the first difference.
+ */
+static inline unsigned char
+jcs_rank(unsigned char c)
+{
+    if (c < 0xee) {
+        return c;
+    }
+    return (unsigned char) (c >= 0xf0 ? c - 2 : c + 0x10);
+}
+
+/*
+ * The ranks of the first 8 bytes of a key (len bytes, no NUL inside, as
+ * json-c keys are C strings) as a big-endian number, zero-padded.  Two
+ * keys whose prefixes differ compare as their prefixes do: the first
+ * differing byte is among those 8, and a key that ends there pads with 0,
+ * which ranks below every byte.  Equal prefixes need jcs_key_cmp.
+ */
+static inline uint64_t
+jcs_prefix(const char *key, size_t len)
+{
+    const unsigned char *u = (const unsigned char *) key;
+    uint64_t v, r = 0;
+
+    if (len == 0) {
+        return 0;
+    }
+    v = len >= 8 ? as_swar_load(u) : as_swar_load_short(u, len);
+    if ((v & AS_SWAR_HIGH) != 0) {
+        for (int i = 0; i < 8; i++) {
+            r |= (uint64_t) jcs_rank((unsigned char) (v >> (8 * i))) << (8 * i);
+        }
+        v = r;
+    }
+    return __builtin_bswap64(v); /* the first byte most significant */
+}
+
+/* jcs_key_cmp, deciding on the prefixes when they differ. */
+static inline int
+jcs_member_cmp(const struct jcs_member *a, const struct jcs_member *b)
+{
+    if (a->pre != b->pre) {
+        return a->pre < b->pre ? -1 : 1;
+    }
+    return jcs_key_cmp(a, b);
+}
+
+static int
+jcs_member_qcmp(const void *pa, const void *pb)
+{
+    return jcs_member_cmp(pa, pb);
 }
 
 /* Notes the gap before member i of n (n: past the last member). */
@@ -423,6 +433,7 @@ jcs_object(struct as_buf *out, struct json_object *obj,
     for (e = t->head; e != NULL && n < count; e = e->next) {
         m[n].key = (const char *) lh_entry_k(e);
         m[n].len = strlen(m[n].key);
+        m[n].pre = jcs_prefix(m[n].key, m[n].len);
         m[n].val = (struct json_object *) lh_entry_v(e);
         n++;
     }
@@ -431,21 +442,21 @@ jcs_object(struct as_buf *out, struct json_object *obj,
             struct jcs_member x = m[i];
             size_t j = i;
 
-            while (j > 0 && jcs_key_cmp(&m[j - 1], &x) > 0) {
+            while (j > 0 && jcs_member_cmp(&m[j - 1], &x) > 0) {
                 m[j] = m[j - 1];
                 j--;
             }
             m[j] = x;
         }
     } else {
-        qsort(m, n, sizeof(*m), jcs_key_cmp);
+        qsort(m, n, sizeof(*m), jcs_member_qcmp);
     }
-    if ((r = jcs_putc(out, '{')) != 0) {
+    if ((r = as_buf_putc(out, '{')) != 0) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         if (gap != NULL && !gap->found) {
-            int c = jcs_key_cmp(&gap->key, &m[i]);
+            int c = jcs_member_cmp(&gap->key, &m[i]);
 
             if (c == 0) {
                 r = AS_ERR_INVALID; /* the member is already there */
@@ -455,11 +466,7 @@ jcs_object(struct as_buf *out, struct json_object *obj,
                 jcs_note_gap(gap, out, i, n);
             }
         }
-        if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
-            goto out;
-        }
-        if ((r = as_jcs_string(out, m[i].key, m[i].len)) != 0 ||
-            (r = jcs_putc(out, ':')) != 0 ||
+        if ((r = jcs_member_key(out, &m[i], i > 0)) != 0 ||
             (r = jcs_value(out, m[i].val, mark, mark_off)) != 0) {
             goto out;
         }
@@ -467,7 +474,7 @@ jcs_object(struct as_buf *out, struct json_object *obj,
     if (gap != NULL && !gap->found) {
         jcs_note_gap(gap, out, n, n);
     }
-    r = jcs_putc(out, '}');
+    r = as_buf_putc(out, '}');
 out:
     if (m != stack) {
         free(m);
@@ -511,11 +518,11 @@ jcs_value(struct as_buf *out, struct json_object *obj,
     case json_type_array: {
         size_t len = json_object_array_length(obj);
 
-        if ((r = jcs_putc(out, '[')) != 0) {
+        if ((r = as_buf_putc(out, '[')) != 0) {
             return r;
         }
         for (size_t i = 0; i < len; i++) {
-            if (i > 0 && (r = jcs_putc(out, ',')) != 0) {
+            if (i > 0 && (r = as_buf_putc(out, ',')) != 0) {
                 return r;
             }
             if ((r = jcs_value(out, json_object_array_get_idx(obj, i), mark,
@@ -523,7 +530,7 @@ jcs_value(struct as_buf *out, struct json_object *obj,
                 return r;
             }
         }
-        return jcs_putc(out, ']');
+        return as_buf_putc(out, ']');
     }
     case json_type_object:
         return jcs_object(out, obj, mark, mark_off, NULL);
@@ -561,6 +568,7 @@ as_jcs_write_gap(struct as_buf *out, struct json_object *obj, const char *key,
     memset(&gap, 0, sizeof(gap));
     gap.key.key = key;
     gap.key.len = strlen(key);
+    gap.key.pre = jcs_prefix(key, gap.key.len);
     if ((r = jcs_object(out, obj, NULL, NULL, &gap)) != 0) {
         out->len = olen;
         if (out->data != NULL) {

@@ -251,14 +251,17 @@ as_chainset_foreach(struct as_chainset *cs,
     }
 }
 
-/* Moves a client-sent `auditship` member out of the agent's way. */
-static void
+/*
+ * Moves a client-sent `auditship` member out of the agent's way; returns
+ * whether there was one.
+ */
+static bool
 chain_move_client(struct json_object *obj)
 {
     struct json_object *client, *meta;
 
     if (!json_object_object_get_ex(obj, "auditship", &client)) {
-        return;
+        return false;
     }
     json_object_get(client);
     json_object_object_del(obj, "auditship");
@@ -271,6 +274,7 @@ chain_move_client(struct json_object *obj)
     } else {
         json_object_object_add(obj, "client_auditship", client);
     }
+    return true;
 }
 
 /* Appends a constant: a member name with its quotes, punctuation. */
@@ -452,14 +456,21 @@ as_chain_prepare(struct as_record *r)
     if (r->obj == NULL || !json_object_is_type(r->obj, json_type_object)) {
         return AS_ERR_INVALID;
     }
-    chain_move_client(r->obj);
     as_buf_reset(&r->line);
     if (r->line.cap < 1024) {
         /* Best effort: a line over line.max fails below anyway. */
         (void) as_buf_reserve(&r->line, 1024);
     }
-    if ((rc = as_jcs_write_gap(&r->line, r->obj, "auditship", &gap, &sep)) !=
-        0) {
+    /*
+     * as_jcs_write_gap refuses an object that has the member already, so a
+     * client-sent `auditship` (rare) is looked up and moved only when the
+     * first write fails, then the record is written again.
+     */
+    rc = as_jcs_write_gap(&r->line, r->obj, "auditship", &gap, &sep);
+    if (rc != 0 && chain_move_client(r->obj)) {
+        rc = as_jcs_write_gap(&r->line, r->obj, "auditship", &gap, &sep);
+    }
+    if (rc != 0) {
         as_buf_reset(&r->line);
         return rc;
     }

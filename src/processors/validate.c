@@ -2,28 +2,84 @@
  * The audit event schema (DESIGN section 7) and the enrich step.
  *
  * Pure functions over a json-c object: no state, no allocation besides the
- * created_at member that as_enrich adds.
+ * created_at member that as_enrich adds.  as_validate_audit walks the
+ * event's members once and picks out the ten the schema names, rather than
+ * looking each one up by hash.  Letters and digits are ASCII ones (what
+ * isalnum means in the C locale, which the agent never changes).
  */
 #include <arpa/inet.h>
-#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "validate.h"
 
-/* A non-empty string member, or NULL. */
-static const char *
-validate_string(struct json_object *obj, const char *key, int *present)
-{
-    struct json_object *v;
+/* The members the schema names, in the order their rules are checked. */
+enum validate_member {
+    VALIDATE_ACTOR_ID,
+    VALIDATE_ACTOR_TYPE,
+    VALIDATE_ACTION,
+    VALIDATE_TARGET_TYPE,
+    VALIDATE_TARGET_ID, /* the last required one */
+    VALIDATE_ID,
+    VALIDATE_METADATA,
+    VALIDATE_USER_AGENT,
+    VALIDATE_IP_ADDRESS,
+    VALIDATE_CREATED_AT,
+    VALIDATE_MEMBERS
+};
 
-    *present = json_object_object_get_ex(obj, key, &v);
-    if (!*present || !json_object_is_type(v, json_type_string) ||
-        json_object_get_string_len(v) == 0) {
-        return NULL;
+static const char *const validate_names[VALIDATE_MEMBERS] = {
+    "actor_id", "actor_type", "action",     "target_type", "target_id",
+    "id",       "metadata",   "user_agent", "ip_address",  "created_at",
+};
+
+/* True when k (n bytes) is the literal lit. */
+#define VALIDATE_IS(k, n, lit)                                                 \
+    ((n) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
+
+/* The enum validate_member that the member name k stands for, or -1. */
+static int
+validate_member(const char *k)
+{
+    size_t n = strlen(k);
+
+    switch (k[0]) {
+    case 'a':
+        return VALIDATE_IS(k, n, "actor_id")     ? VALIDATE_ACTOR_ID
+               : VALIDATE_IS(k, n, "actor_type") ? VALIDATE_ACTOR_TYPE
+               : VALIDATE_IS(k, n, "action")     ? VALIDATE_ACTION
+                                                 : -1;
+    case 't':
+        return VALIDATE_IS(k, n, "target_type") ? VALIDATE_TARGET_TYPE
+               : VALIDATE_IS(k, n, "target_id") ? VALIDATE_TARGET_ID
+                                                : -1;
+    case 'i':
+        return VALIDATE_IS(k, n, "id")           ? VALIDATE_ID
+               : VALIDATE_IS(k, n, "ip_address") ? VALIDATE_IP_ADDRESS
+                                                 : -1;
+    case 'm':
+        return VALIDATE_IS(k, n, "metadata") ? VALIDATE_METADATA : -1;
+    case 'u':
+        return VALIDATE_IS(k, n, "user_agent") ? VALIDATE_USER_AGENT : -1;
+    case 'c':
+        return VALIDATE_IS(k, n, "created_at") ? VALIDATE_CREATED_AT : -1;
     }
-    return json_object_get_string(v);
+    return -1;
+}
+
+static bool
+validate_isdigit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+validate_isalnum(char c)
+{
+    return validate_isdigit(c) || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
 }
 
 /* "segment.segment[...]": letters, digits, '_' and '-', no empty segment. */
@@ -40,7 +96,7 @@ validate_action(const char *s)
             }
             dots++;
             seg = 0;
-        } else if (isalnum((unsigned char) *s) || *s == '_' || *s == '-') {
+        } else if (validate_isalnum(*s) || *s == '_' || *s == '-') {
             seg++;
         } else {
             return 0;
@@ -53,7 +109,7 @@ static int
 validate_digits(const char *s, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char) s[i])) {
+        if (!validate_isdigit(s[i])) {
             return 0;
         }
     }
@@ -86,10 +142,10 @@ validate_rfc3339(const char *s)
     s += 19;
     if (*s == '.') {
         s++;
-        if (!isdigit((unsigned char) *s)) {
+        if (!validate_isdigit(*s)) {
             return 0;
         }
-        while (isdigit((unsigned char) *s)) {
+        while (validate_isdigit(*s)) {
             s++;
         }
     }
@@ -107,70 +163,83 @@ validate_rfc3339(const char *s)
 int
 as_validate_audit(struct json_object *obj, char *why, size_t why_len)
 {
-    static const char *const required[] = {"actor_id", "actor_type", "action",
-                                           "target_type", "target_id"};
-    const char *v[AS_ARRAY_SIZE(required)];
-    struct json_object *m;
-    int present;
+    struct json_object *m[VALIDATE_MEMBERS];
+    const char *v[VALIDATE_TARGET_ID + 1];
+    unsigned seen = 0; /* bit i: member i is there (its value may be null) */
+    struct lh_entry *e;
     unsigned char addr[16];
+    int i;
 
     if (!json_object_is_type(obj, json_type_object)) {
         snprintf(why, why_len, "event is not a JSON object");
         return AS_ERR_INVALID;
     }
-    for (size_t i = 0; i < AS_ARRAY_SIZE(required); i++) {
-        v[i] = validate_string(obj, required[i], &present);
-        if (v[i] == NULL) {
-            snprintf(why, why_len,
-                     present ? "%s must be a non-empty string"
-                             : "missing required member %s",
-                     required[i]);
-            return AS_ERR_INVALID;
+    /* Member names are unique in a json-c object: one walk finds all. */
+    for (e = json_object_get_object(obj)->head; e != NULL; e = e->next) {
+        if ((i = validate_member((const char *) lh_entry_k(e))) >= 0) {
+            m[i] = (struct json_object *) lh_entry_v(e);
+            seen |= 1u << i;
         }
     }
-    if (strcmp(v[1], "user") != 0 && strcmp(v[1], "system") != 0 &&
-        strcmp(v[1], "api_key") != 0) {
+    for (i = 0; i <= VALIDATE_TARGET_ID; i++) {
+        if (!(seen & 1u << i)) {
+            snprintf(why, why_len, "missing required member %s",
+                     validate_names[i]);
+            return AS_ERR_INVALID;
+        }
+        if (!json_object_is_type(m[i], json_type_string) ||
+            json_object_get_string_len(m[i]) == 0) {
+            snprintf(why, why_len, "%s must be a non-empty string",
+                     validate_names[i]);
+            return AS_ERR_INVALID;
+        }
+        v[i] = json_object_get_string(m[i]);
+    }
+    if (strcmp(v[VALIDATE_ACTOR_TYPE], "user") != 0 &&
+        strcmp(v[VALIDATE_ACTOR_TYPE], "system") != 0 &&
+        strcmp(v[VALIDATE_ACTOR_TYPE], "api_key") != 0) {
         snprintf(why, why_len, "actor_type must be user, system or api_key");
         return AS_ERR_INVALID;
     }
-    if (strcmp(v[1], "system") == 0 && strcmp(v[0], "system") != 0) {
+    if (strcmp(v[VALIDATE_ACTOR_TYPE], "system") == 0 &&
+        strcmp(v[VALIDATE_ACTOR_ID], "system") != 0) {
         snprintf(why, why_len, "a system actor must have actor_id system");
         return AS_ERR_INVALID;
     }
-    if (!validate_action(v[2])) {
+    if (!validate_action(v[VALIDATE_ACTION])) {
         snprintf(why, why_len, "action must be dotted, like project.deleted");
         return AS_ERR_INVALID;
     }
-    if (json_object_object_get_ex(obj, "id", &m) &&
-        !json_object_is_type(m, json_type_string) &&
-        !json_object_is_type(m, json_type_int)) {
+    if ((seen & 1u << VALIDATE_ID) &&
+        !json_object_is_type(m[VALIDATE_ID], json_type_string) &&
+        !json_object_is_type(m[VALIDATE_ID], json_type_int)) {
         snprintf(why, why_len, "id must be a string or an integer");
         return AS_ERR_INVALID;
     }
-    if (json_object_object_get_ex(obj, "metadata", &m) &&
-        !json_object_is_type(m, json_type_object)) {
+    if ((seen & 1u << VALIDATE_METADATA) &&
+        !json_object_is_type(m[VALIDATE_METADATA], json_type_object)) {
         snprintf(why, why_len, "metadata must be an object");
         return AS_ERR_INVALID;
     }
-    if (json_object_object_get_ex(obj, "user_agent", &m) &&
-        !json_object_is_type(m, json_type_string)) {
+    if ((seen & 1u << VALIDATE_USER_AGENT) &&
+        !json_object_is_type(m[VALIDATE_USER_AGENT], json_type_string)) {
         snprintf(why, why_len, "user_agent must be a string");
         return AS_ERR_INVALID;
     }
-    if (json_object_object_get_ex(obj, "ip_address", &m) &&
-        !json_object_is_type(m, json_type_null)) {
-        const char *ip = json_object_get_string(m);
+    if ((seen & 1u << VALIDATE_IP_ADDRESS) &&
+        !json_object_is_type(m[VALIDATE_IP_ADDRESS], json_type_null)) {
+        const char *ip = json_object_get_string(m[VALIDATE_IP_ADDRESS]);
 
-        if (!json_object_is_type(m, json_type_string) ||
+        if (!json_object_is_type(m[VALIDATE_IP_ADDRESS], json_type_string) ||
             (inet_pton(AF_INET, ip, addr) != 1 &&
              inet_pton(AF_INET6, ip, addr) != 1)) {
             snprintf(why, why_len, "ip_address must be IPv4 or IPv6 text");
             return AS_ERR_INVALID;
         }
     }
-    if (json_object_object_get_ex(obj, "created_at", &m) &&
-        (!json_object_is_type(m, json_type_string) ||
-         !validate_rfc3339(json_object_get_string(m)))) {
+    if ((seen & 1u << VALIDATE_CREATED_AT) &&
+        (!json_object_is_type(m[VALIDATE_CREATED_AT], json_type_string) ||
+         !validate_rfc3339(json_object_get_string(m[VALIDATE_CREATED_AT])))) {
         snprintf(why, why_len, "created_at must be an RFC 3339 date-time");
         return AS_ERR_INVALID;
     }

@@ -279,6 +279,30 @@ test_client_auditship(void **state)
     as_record_free(a);
     as_record_free(b);
     as_record_free(c);
+
+    /*
+     * The member is moved even when the record then cannot be written (it
+     * is found after the first write fails): same tree as before the
+     * failure, the line empty, the chain untouched.
+     */
+    a = mkrec("app", "{\"auditship\":7,\"z\":1}");
+    json_object_object_add(a->obj, "bad", json_object_new_string("\xff"));
+    assert_int_equal(as_chain_seal(cs, a, true), AS_ERR_INVALID);
+    assert_int_equal(a->line.len, 0);
+    assert_false(json_object_object_get_ex(a->obj, "auditship", NULL));
+    assert_true(json_object_object_get_ex(a->obj, "metadata", &m));
+    assert_int_equal(
+        json_object_get_int(json_object_object_get(m, "client_auditship")), 7);
+    as_record_free(a);
+    a = mkrec("app", "{\"z\":1}");
+    json_object_object_add(a->obj, "bad", json_object_new_string("\xff"));
+    assert_int_equal(as_chain_seal(cs, a, true), AS_ERR_INVALID);
+    assert_false(json_object_object_get_ex(a->obj, "metadata", NULL));
+    as_record_free(a);
+    a = mkrec("app", "{\"b\":1}");
+    assert_int_equal(as_chain_seal(cs, a, true), 0);
+    assert_int_equal(a->seq, 4); /* the failures took no seq */
+    as_record_free(a);
     as_chainset_free(cs);
 }
 

@@ -32,6 +32,57 @@ test_buf_bounds(void **state)
     as_buf_free(&b);
 }
 
+/*
+ * The inline fast path of as_buf_reserve (room already there) and its slow
+ * path (grow, or refuse) meet exactly at cap - len - 1 and at max.
+ */
+static void
+test_buf_reserve_edges(void **state)
+{
+    struct as_buf b;
+    char fill[300];
+    char *data;
+
+    (void) state;
+    memset(fill, 'x', sizeof(fill));
+    as_buf_init(&b, 0);
+    assert_int_equal(as_buf_reserve(&b, 0), 0); /* room for the NUL */
+    assert_non_null(b.data);
+    assert_int_equal(b.cap, 256);
+    assert_int_equal(as_buf_put(&b, fill, 254), 0);
+    data = b.data;
+    assert_int_equal(as_buf_reserve(&b, 1), 0); /* 254 + 1 + NUL = cap */
+    assert_int_equal(as_buf_putc(&b, 'y'), 0);
+    assert_ptr_equal(b.data, data);
+    assert_int_equal(b.cap, 256);
+    assert_int_equal(as_buf_putc(&b, 'z'), 0); /* grows */
+    assert_int_equal(b.cap, 512);
+    assert_int_equal(b.len, 256);
+    assert_int_equal(b.data[254], 'y');
+    assert_int_equal(b.data[255], 'z');
+    assert_int_equal(b.data[256], '\0');
+    assert_int_equal(as_buf_reserve(&b, SIZE_MAX), AS_ERR_TOOBIG);
+    assert_int_equal(as_buf_reserve(&b, SIZE_MAX - 256), AS_ERR_TOOBIG);
+    assert_int_equal(b.len, 256);
+    as_buf_free(&b);
+
+    /* max below cap: the fast path must still refuse past max. */
+    as_buf_init(&b, 10);
+    assert_int_equal(as_buf_put(&b, fill, 9), 0);
+    assert_int_equal(b.cap, 256);
+    assert_int_equal(as_buf_reserve(&b, 1), 0);
+    assert_int_equal(as_buf_reserve(&b, 2), AS_ERR_TOOBIG);
+    assert_int_equal(as_buf_put(&b, "ab", 2), AS_ERR_TOOBIG);
+    assert_int_equal(b.len, 9);
+    assert_int_equal(as_buf_putc(&b, 'a'), 0);
+    assert_int_equal(as_buf_putc(&b, 'b'), AS_ERR_TOOBIG);
+    assert_int_equal(as_buf_put(&b, "", 0), 0);
+    assert_int_equal(b.len, 10);
+    assert_int_equal(b.data[9], 'a');
+    assert_int_equal(b.data[10], '\0');
+    as_buf_free(&b);
+}
+
 static void
 test_buf_le(void **state)
 {
@@ -80,6 +131,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_bounds),
+        cmocka_unit_test(test_buf_reserve_edges),
         cmocka_unit_test(test_buf_le),
         cmocka_unit_test(test_record_invalid),
         cmocka_unit_test(test_time_format),
