@@ -23,25 +23,7 @@ cache=$(bench_events "$n")
 mkdir -p "$work/in"
 cp "$cache" "$work/in/audit.ndjson"
 bytes=$(wc -c < "$work/in/audit.ndjson")
-cat > "$work/agent.yaml" <<EOC
-agent:
-  state_dir: $work/state
-  hostname: bench
-  log_level: warn
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$work/in/*.ndjson"]
-buffer:
-  fsync: $fsync
-  max_bytes: 4GiB
-outputs:
-  - id: local
-    type: file
-    path: $work/out/audit.ndjson
-    rotate: {max_bytes: 0}
-EOC
+{ bench_conf tail "fsync: $fsync"; bench_conf_file_output; } > "$work/agent.yaml"
 t0=$(date +%s.%N)
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
 pid=$!
