@@ -34,7 +34,7 @@ bench_need_disk $((n * 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench-sock.XXXXXX)
 pid=
 cpid=
-trap '[ -n "$cpid" ] && kill -9 $cpid 2>/dev/null; [ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap '[ -z "$cpid" ] || kill -9 $cpid 2>/dev/null || :; [ -z "$pid" ] || kill -9 $pid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 cache=$(bench_events "$n")
 bytes=$(wc -c < "$cache")

@@ -24,7 +24,7 @@ collector=$top/tests/tools/collector.py
 bench_need_disk $((n * 5 / 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
 pid= cpid=
-trap 'kill -9 $pid $cpid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'kill -9 $pid $cpid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 cache=$(bench_events "$n")
 mkdir -p "$work/in"
