@@ -1,5 +1,8 @@
 # Shared by the bench/*.sh harnesses (POSIX sh; source it after setting
-# `top`, the source tree).
+# `top`, the source tree; bench_conf* also read `work`, the scratch
+# directory).  Globals pass values both ways here, which shellcheck cannot
+# see across the `.` of a computed path:
+# shellcheck disable=SC2034,SC2154
 
 # bench_need_disk KIB: fails unless /tmp has KIB free.
 bench_need_disk() {
@@ -62,4 +65,44 @@ bench_agent_stats() {
     threads=$(for _t in /proc/"$1"/task/*; do
         awk -v hz="$hz" '{ sub(/^[0-9]+ \(/, ""); name = $0; sub(/\).*/, "", name); sub(/^[^)]*\) /, "");
             printf "%s=%.2fs ", name, ($12 + $13) / hz }' "$_t/stat"; done)
+}
+
+# bench_conf INPUT [BUFFER_LINE...]: prints the part of an agent config the
+# harnesses share: the agent (state in $work/state, hostname bench,
+# log_level warn, no health listener), the one input `app` (INPUT `tail`:
+# the files $work/in/*.ndjson; `stream` or `datagram`: the socket
+# $work/audit.sock in that mode) and a buffer of up to 4 GiB with each
+# BUFFER_LINE.  The caller adds the outputs (bench_conf_file_output).
+bench_conf() {
+    cat <<EOC
+agent:
+  state_dir: $work/state
+  hostname: bench
+  log_level: warn
+  http: {listen: ""}
+inputs:
+  - id: app
+EOC
+    case $1 in
+    tail) printf '    type: file\n    paths: ["%s"]\n' "$work/in/*.ndjson" ;;
+    *) printf '    type: socket\n    mode: %s\n    path: %s\n' "$1" "$work/audit.sock" ;;
+    esac
+    shift
+    echo "buffer:"
+    for _l in "$@"; do
+        printf '  %s\n' "$_l"
+    done
+    echo "  max_bytes: 4GiB"
+}
+
+# bench_conf_file_output: prints the outputs of a harness that writes a
+# file: $work/out/audit.ndjson, never rotated.
+bench_conf_file_output() {
+    cat <<EOC
+outputs:
+  - id: local
+    type: file
+    path: $work/out/audit.ndjson
+    rotate: {max_bytes: 0}
+EOC
 }

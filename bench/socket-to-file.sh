@@ -34,29 +34,11 @@ bench_need_disk $((n * 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench-sock.XXXXXX)
 pid=
 cpid=
-trap '[ -n "$cpid" ] && kill -9 $cpid 2>/dev/null; [ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap '[ -z "$cpid" ] || kill -9 $cpid 2>/dev/null || :; [ -z "$pid" ] || kill -9 $pid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 cache=$(bench_events "$n")
 bytes=$(wc -c < "$cache")
-cat > "$work/agent.yaml" <<EOC
-agent:
-  state_dir: $work/state
-  hostname: bench
-  log_level: warn
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: socket
-    mode: $mode
-    path: $work/audit.sock
-buffer:
-  max_bytes: 4GiB
-outputs:
-  - id: local
-    type: file
-    path: $work/out/audit.ndjson
-    rotate: {max_bytes: 0}
-EOC
+{ bench_conf "$mode"; bench_conf_file_output; } > "$work/agent.yaml"
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
 pid=$!
 while [ ! -S "$work/audit.sock" ]; do

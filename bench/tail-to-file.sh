@@ -17,31 +17,15 @@ bin=${AS_BUILDDIR:-$top/build}/auditshipd
 # About 2.5 KiB of disk per event: input copy, buffer segments, output.
 bench_need_disk $((n * 5 / 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
-trap 'kill -9 $pid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+pid=
+# (`|| :`: under set -e a failing kill would end the trap before the rm.)
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 cache=$(bench_events "$n")
 mkdir -p "$work/in"
 cp "$cache" "$work/in/audit.ndjson"
 bytes=$(wc -c < "$work/in/audit.ndjson")
-cat > "$work/agent.yaml" <<EOC
-agent:
-  state_dir: $work/state
-  hostname: bench
-  log_level: warn
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$work/in/*.ndjson"]
-buffer:
-  fsync: $fsync
-  max_bytes: 4GiB
-outputs:
-  - id: local
-    type: file
-    path: $work/out/audit.ndjson
-    rotate: {max_bytes: 0}
-EOC
+{ bench_conf tail "fsync: $fsync"; bench_conf_file_output; } > "$work/agent.yaml"
 t0=$(date +%s.%N)
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
 pid=$!
@@ -51,6 +35,7 @@ t1=$(date +%s.%N)
 bench_agent_stats $pid
 kill -TERM $pid
 wait $pid || true
+pid=
 python3 - "$n" "$t0" "$t1" "$ticks" "$hz" "$hwm" "$bytes" "$fsync" <<'EOP'
 import sys
 n, t0, t1, ticks, hz, hwm, size, fsync = sys.argv[1:]

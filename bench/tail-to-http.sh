@@ -24,7 +24,7 @@ collector=$top/tests/tools/collector.py
 bench_need_disk $((n * 5 / 2 + 1048576))
 work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
 pid= cpid=
-trap 'kill -9 $pid $cpid 2>/dev/null; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'kill -9 $pid $cpid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 cache=$(bench_events "$n")
 mkdir -p "$work/in"
@@ -41,18 +41,9 @@ while [ ! -s "$work/port" ]; do
 done
 port=$(cat "$work/port")
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-cat > "$work/agent.yaml" <<EOC
-agent:
-  state_dir: $work/state
-  hostname: bench
-  log_level: warn
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$work/in/*.ndjson"]
-buffer:
-  max_bytes: 4GiB
+{
+    bench_conf tail
+    cat <<EOC
 outputs:
   - id: collector
     type: http
@@ -61,6 +52,7 @@ outputs:
     compression_level: $level
     concurrency: $conc
 EOC
+} > "$work/agent.yaml"
 t0=$(date +%s.%N)
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
 pid=$!

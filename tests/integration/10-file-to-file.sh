@@ -10,25 +10,15 @@ plan 12
 
 mkdir -p "$AS_TMP/in"
 gen_events 2000 7 > "$AS_TMP/in/a.ndjson"
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    max_line_bytes: 4KiB
-    rescan_interval: 200ms
-scrub:
-  keys: []
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/audit.ndjson
-    batch: {max_events: 500, max_bytes: 1MiB, timeout: 50ms}
-EOC
+{
+    conf_agent "$AS_TMP/state" testhost
+    echo "inputs:"
+    conf_file_input app "$AS_TMP/in/*.ndjson" "max_line_bytes: 4KiB" "rescan_interval: 200ms"
+    conf_section scrub "keys: []"
+    echo "outputs:"
+    conf_file_output local "$AS_TMP/out/audit.ndjson" \
+        "batch: {max_events: 500, max_bytes: 1MiB, timeout: 50ms}"
+} > "$AS_TMP/agent.yaml"
 check "--check accepts the config" "$AUDITSHIPD" --check -c "$AS_TMP/agent.yaml"
 start_agent "$AS_TMP/agent.yaml"
 check "2000 events shipped" wait_for 30 has_lines 2000 "$AS_TMP/out/audit.ndjson"

@@ -9,35 +9,25 @@ as_tmpdir
 plan 9
 
 mkdir -p "$AS_TMP/in"
+# conf [reload]: one file output; with `reload`, a second one and scrub keys.
 conf() {
-    cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 200ms
-outputs:
-  - id: one
-    type: file
-    path: $AS_TMP/out/one.ndjson
-    batch: {timeout: 50ms}
-$1
-${2:-}
-EOC
+    {
+        conf_agent "$AS_TMP/state" h
+        echo "inputs:"
+        conf_file_input app "$AS_TMP/in/*.ndjson" "rescan_interval: 200ms"
+        echo "outputs:"
+        conf_file_output one "$AS_TMP/out/one.ndjson" "batch: {timeout: 50ms}"
+        if [ "${1:-}" = reload ]; then
+            conf_file_output two "$AS_TMP/out/two.ndjson" "batch: {timeout: 50ms}"
+            conf_section scrub "keys: [password, correlation_id]"
+        fi
+    } > "$AS_TMP/agent.yaml"
 }
-conf ""
+conf
 gen_events 300 1 > "$AS_TMP/in/a.ndjson"
 start_agent "$AS_TMP/agent.yaml"
 check "first output ships" wait_for 30 has_lines 300 "$AS_TMP/out/one.ndjson"
-conf "  - id: two
-    type: file
-    path: $AS_TMP/out/two.ndjson
-    batch: {timeout: 50ms}" "scrub:
-  keys: [password, correlation_id]"
+conf reload
 kill -HUP "$AS_AGENT_PID"
 check "reload logged" wait_for 20 grep -q "configuration reloaded" "$AS_TMP/agent.log"
 gen_events 200 2 >> "$AS_TMP/in/a.ndjson"

@@ -19,26 +19,15 @@ plan 25
 # conf CASE ON_INVALID: writes $AS_TMP/CASE/agent.yaml.
 conf() {
     mkdir -p "$AS_TMP/$1/in"
-    cat >"$AS_TMP/$1/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/$1/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/$1/in/*.ndjson"]
-    rescan_interval: 100ms
-validate:
-  on_invalid: $2
-scrub:
-  keys: []
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/$1/out/audit.ndjson
-    batch: {timeout: 50ms}
-EOC
+    {
+        conf_agent "$AS_TMP/$1/state" h
+        echo "inputs:"
+        conf_file_input app "$AS_TMP/$1/in/*.ndjson" "rescan_interval: 100ms"
+        conf_section validate "on_invalid: $2"
+        conf_section scrub "keys: []"
+        echo "outputs:"
+        conf_file_output local "$AS_TMP/$1/out/audit.ndjson" "batch: {timeout: 50ms}"
+    } >"$AS_TMP/$1/agent.yaml"
 }
 # invalid_lines: one bad JSON, one schema failure, three non-objects.
 invalid_lines() {

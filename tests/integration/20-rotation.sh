@@ -35,22 +35,13 @@ run_case() { # NAME LOGROTATE_DIRECTIVE SEED
     glob="$d/in/audit.ndjson"
     [ "$2" = create ] && glob="$d/in/audit.ndjson*"
     gen_events 3000 "$3" > "$d/events.ndjson"
-    cat > "$d/agent.yaml" <<EOC
-agent:
-  state_dir: $d/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$glob"]
-    rescan_interval: 100ms
-outputs:
-  - id: local
-    type: file
-    path: $d/out/audit.ndjson
-    batch: {timeout: 50ms}
-EOC
+    {
+        conf_agent "$d/state" h
+        echo "inputs:"
+        conf_file_input app "$glob" "rescan_interval: 100ms"
+        echo "outputs:"
+        conf_file_output local "$d/out/audit.ndjson" "batch: {timeout: 50ms}"
+    } > "$d/agent.yaml"
     cat > "$d/logrotate.conf" <<EOC
 $d/in/audit.ndjson {
     $2

@@ -10,26 +10,15 @@ KILLS=${AS_KILLS:-25}
 
 mkdir -p "$AS_TMP/in"
 gen_events 6000 21 > "$AS_TMP/events.ndjson"
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-buffer:
-  fsync: always
-  max_bytes: 64MiB
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/audit.ndjson
-    rotate: {max_bytes: 256KiB, keep: 100}
-    batch: {max_events: 200, timeout: 10ms}
-EOC
+{
+    conf_agent "$AS_TMP/state" h
+    echo "inputs:"
+    conf_file_input app "$AS_TMP/in/*.ndjson" "rescan_interval: 100ms"
+    conf_section buffer "fsync: always" "max_bytes: 64MiB"
+    echo "outputs:"
+    conf_file_output local "$AS_TMP/out/audit.ndjson" \
+        "rotate: {max_bytes: 256KiB, keep: 100}" "batch: {max_events: 200, timeout: 10ms}"
+} > "$AS_TMP/agent.yaml"
 python3 "$(dirname "$0")/writer.py" "$AS_TMP/in/audit.ndjson" \
     --events-from "$AS_TMP/events.ndjson" --burst 10 --pause 0.005 &
 wpid=$!

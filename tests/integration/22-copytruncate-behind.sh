@@ -11,13 +11,13 @@ run() { # NAME MODE
     d="$AS_TMP/$1"; mkdir -p "$d/in"
     gen_events 2000 7 > "$d/events.ndjson"
     head -n 800 "$d/events.ndjson" > "$d/a"; sed -n 801,1400p "$d/events.ndjson" > "$d/b"; sed -n '1401,$p' "$d/events.ndjson" > "$d/c"
-    cat > "$d/agent.yaml" <<EOC
-agent: {state_dir: $d/state, hostname: h, http: {listen: ""}}
-inputs:
-  - {id: app, type: file, paths: ["$d/in/audit.ndjson"], rescan_interval: 100ms}
-outputs:
-  - {id: local, type: file, path: $d/out/audit.ndjson, batch: {timeout: 50ms}}
-EOC
+    {
+        conf_agent "$d/state" h
+        echo "inputs:"
+        conf_file_input app "$d/in/audit.ndjson" "rescan_interval: 100ms"
+        echo "outputs:"
+        conf_file_output local "$d/out/audit.ndjson" "batch: {timeout: 50ms}"
+    } > "$d/agent.yaml"
     printf '%s\n' "$d/in/audit.ndjson {" copytruncate "rotate 5" nocompress missingok "}" > "$d/lr.conf"
     start_agent "$d/agent.yaml" "$d/agent.log"
     cat "$d/a" >> "$d/in/audit.ndjson"

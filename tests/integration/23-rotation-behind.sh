@@ -15,13 +15,13 @@ run_case() { # NAME PATTERN EXPECTED
     mkdir -p "$d/in"
     gen_events 4000 23 > "$d/events.ndjson"
     split -l 1000 -d "$d/events.ndjson" "$d/part"
-    cat > "$d/agent.yaml" <<EOC
-agent: {state_dir: $d/state, hostname: h, http: {listen: ""}}
-inputs:
-  - {id: app, type: file, paths: ["$d/in/$2"], rescan_interval: 100ms}
-outputs:
-  - {id: local, type: file, path: $d/out/audit.ndjson, batch: {timeout: 50ms}}
-EOC
+    {
+        conf_agent "$d/state" h
+        echo "inputs:"
+        conf_file_input app "$d/in/$2" "rescan_interval: 100ms"
+        echo "outputs:"
+        conf_file_output local "$d/out/audit.ndjson" "batch: {timeout: 50ms}"
+    } > "$d/agent.yaml"
     printf '%s\n' "$d/in/audit.ndjson {" create "rotate 20" nocompress missingok "}" > "$d/lr.conf"
     start_agent "$d/agent.yaml" "$d/agent.log"
     cat "$d/part00" >> "$d/in/audit.ndjson"

@@ -21,27 +21,15 @@ mkdir -p "$AS_TMP/in"
 OUT="$AS_TMP/out/audit.ndjson"
 # conf INTERVAL
 conf() {
-    cat >"$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-scrub:
-  keys: []
-chain:
-  signing_key: $AS_TMP/k.key
-  checkpoint_interval: $1
-outputs:
-  - id: local
-    type: file
-    path: $OUT
-    batch: {timeout: 50ms}
-EOC
+    {
+        conf_agent "$AS_TMP/state" h
+        echo "inputs:"
+        conf_file_input app "$AS_TMP/in/*.ndjson" "rescan_interval: 100ms"
+        conf_section scrub "keys: []"
+        conf_section chain "signing_key: $AS_TMP/k.key" "checkpoint_interval: $1"
+        echo "outputs:"
+        conf_file_output local "$OUT" "batch: {timeout: 50ms}"
+    } >"$AS_TMP/agent.yaml"
 }
 # count WHAT: events | checkpoints | idle (checkpoints sealing 0 records).
 count() {

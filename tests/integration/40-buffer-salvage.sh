@@ -19,24 +19,15 @@ mkdir -p "$AS_TMP/in"
 gen_events 200 40 >"$AS_TMP/in/a.ndjson"
 # conf BATCH_TIMEOUT
 conf() {
-    cat >"$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 100ms
-scrub:
-  keys: []
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/audit.ndjson
-    batch: {max_events: 100000, timeout: $1}
-EOC
+    {
+        conf_agent "$AS_TMP/state" h
+        echo "inputs:"
+        conf_file_input app "$AS_TMP/in/*.ndjson" "rescan_interval: 100ms"
+        conf_section scrub "keys: []"
+        echo "outputs:"
+        conf_file_output local "$AS_TMP/out/audit.ndjson" \
+            "batch: {max_events: 100000, timeout: $1}"
+    } >"$AS_TMP/agent.yaml"
 }
 bstat() {
     "$AUDITSHIPCTL" buffer stat --state-dir "$AS_TMP/state" 2>&1

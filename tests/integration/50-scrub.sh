@@ -17,23 +17,14 @@ plan 13
 
 mkdir -p "$AS_TMP/in"
 gen_events 20000 11 > "$AS_TMP/in/a.ndjson"
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    max_line_bytes: 4KiB
-    rescan_interval: 200ms
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/audit.ndjson
-    batch: {max_events: 1000, max_bytes: 1MiB, timeout: 50ms}
-EOC
+{
+    conf_agent "$AS_TMP/state" testhost
+    echo "inputs:"
+    conf_file_input app "$AS_TMP/in/*.ndjson" "max_line_bytes: 4KiB" "rescan_interval: 200ms"
+    echo "outputs:"
+    conf_file_output local "$AS_TMP/out/audit.ndjson" \
+        "batch: {max_events: 1000, max_bytes: 1MiB, timeout: 50ms}"
+} > "$AS_TMP/agent.yaml"
 # Invalid lines: bad JSON, bytes that are not UTF-8, a line longer than
 # max_line_bytes whose cut falls inside a secret.
 python3 - "$AS_TMP/in/b.ndjson" <<'EOP'

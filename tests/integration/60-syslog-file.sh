@@ -14,25 +14,14 @@ plan 7
 # conf CASE SCHEMA
 conf() {
     mkdir -p "$AS_TMP/$1/in"
-    cat >"$AS_TMP/$1/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/$1/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: sys
-    type: file
-    format: syslog
-    paths: ["$AS_TMP/$1/in/*.log"]
-    rescan_interval: 100ms
-validate:
-  schema: $2
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/$1/out/audit.ndjson
-    batch: {timeout: 50ms}
-EOC
+    {
+        conf_agent "$AS_TMP/$1/state" h
+        echo "inputs:"
+        conf_file_input sys "$AS_TMP/$1/in/*.log" "format: syslog" "rescan_interval: 100ms"
+        conf_section validate "schema: $2"
+        echo "outputs:"
+        conf_file_output local "$AS_TMP/$1/out/audit.ndjson" "batch: {timeout: 50ms}"
+    } >"$AS_TMP/$1/agent.yaml"
 }
 
 A="$AS_TMP/audit"

@@ -14,26 +14,15 @@ as_tmpdir
 plan 7
 
 mkdir -p "$AS_TMP/in"
-cat >"$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: h
-  http: {listen: ""}
-inputs:
-  - id: audit
-    type: file
-    format: auditd
-    paths: ["$AS_TMP/in/audit.log"]
-    rescan_interval: 100ms
-buffer:
-  fsync: always
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/audit.ndjson
-    batch: {timeout: 50ms}
-EOC
 OUT="$AS_TMP/out/audit.ndjson"
+{
+    conf_agent "$AS_TMP/state" h
+    echo "inputs:"
+    conf_file_input audit "$AS_TMP/in/audit.log" "format: auditd" "rescan_interval: 100ms"
+    conf_section buffer "fsync: always"
+    echo "outputs:"
+    conf_file_output local "$OUT" "batch: {timeout: 50ms}"
+} >"$AS_TMP/agent.yaml"
 cp "$sample" "$AS_TMP/in/audit.log"
 start_agent "$AS_TMP/agent.yaml"
 wait_for 30 has_lines 5 "$OUT"

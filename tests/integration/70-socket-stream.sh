@@ -24,37 +24,19 @@ RAW=$AS_TMP/run/raw.sock
 SYS=$AS_TMP/run/syslog.sock
 OUT=$AS_TMP/out/audit.ndjson
 gen_events "$N" 11 > "$AS_TMP/events.ndjson"
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: socket
-    path: $SOCK
-    permissions: "0666"
-  - id: raw
-    type: socket
-    path: $RAW
-    format: raw
-  - id: sys
-    type: socket
-    path: $SYS
-    format: syslog
-validate:
-  schema: none
-scrub:
-  keys: []
-buffer:
-  max_bytes: 1GiB
-outputs:
-  - id: local
-    type: file
-    path: $OUT
-    rotate: {max_bytes: 0}
-    batch: {max_events: 10000, max_bytes: 4MiB, timeout: 50ms}
-EOC
+{
+    conf_agent "$AS_TMP/state" testhost
+    echo "inputs:"
+    conf_socket_input app "$SOCK" 'permissions: "0666"'
+    conf_socket_input raw "$RAW" "format: raw"
+    conf_socket_input sys "$SYS" "format: syslog"
+    conf_section validate "schema: none"
+    conf_section scrub "keys: []"
+    conf_section buffer "max_bytes: 1GiB"
+    echo "outputs:"
+    conf_file_output local "$OUT" "rotate: {max_bytes: 0}" \
+        "batch: {max_events: 10000, max_bytes: 4MiB, timeout: 50ms}"
+} > "$AS_TMP/agent.yaml"
 check "--check accepts socket inputs" "$AUDITSHIPD" --check -c "$AS_TMP/agent.yaml"
 start_agent "$AS_TMP/agent.yaml"
 check "the agent listens" wait_for 20 test -S "$SOCK"

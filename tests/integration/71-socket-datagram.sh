@@ -21,37 +21,17 @@ RAW=$AS_TMP/run/raw.sock
 SYS=$AS_TMP/run/syslog.sock
 OUT=$AS_TMP/out/audit.ndjson
 gen_events "$N" 21 > "$AS_TMP/events.ndjson"
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: socket
-    mode: datagram
-    path: $SOCK
-    max_line_bytes: 4KiB
-  - id: raw
-    type: socket
-    mode: datagram
-    path: $RAW
-    format: raw
-  - id: sys
-    type: socket
-    mode: datagram
-    path: $SYS
-    format: syslog
-validate:
-  schema: none
-scrub:
-  keys: []
-outputs:
-  - id: local
-    type: file
-    path: $OUT
-    batch: {max_events: 5000, max_bytes: 4MiB, timeout: 50ms}
-EOC
+{
+    conf_agent "$AS_TMP/state" testhost
+    echo "inputs:"
+    conf_socket_input app "$SOCK" "mode: datagram" "max_line_bytes: 4KiB"
+    conf_socket_input raw "$RAW" "mode: datagram" "format: raw"
+    conf_socket_input sys "$SYS" "mode: datagram" "format: syslog"
+    conf_section validate "schema: none"
+    conf_section scrub "keys: []"
+    echo "outputs:"
+    conf_file_output local "$OUT" "batch: {max_events: 5000, max_bytes: 4MiB, timeout: 50ms}"
+} > "$AS_TMP/agent.yaml"
 check "--check accepts datagram inputs" "$AUDITSHIPD" --check -c "$AS_TMP/agent.yaml"
 start_agent "$AS_TMP/agent.yaml"
 check "the agent listens" wait_for 20 test -S "$SOCK"

@@ -16,25 +16,14 @@ OUT=$AS_TMP/out/audit.ndjson
 GROUP=$(id -gn)
 [ "$(id -u)" -eq 0 ] && getent group daemon >/dev/null && GROUP=daemon
 conf() { # conf FILE STATE_DIR PERMISSIONS GROUP
-    cat > "$1" <<EOC
-agent:
-  state_dir: $2
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: socket
-    path: $SOCK
-    permissions: "$3"
-    group: "$4"
-validate:
-  schema: none
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/$(basename "$2").ndjson
-    batch: {timeout: 50ms}
-EOC
+    {
+        conf_agent "$2" testhost
+        echo "inputs:"
+        conf_socket_input app "$SOCK" "permissions: \"$3\"" "group: \"$4\""
+        conf_section validate "schema: none"
+        echo "outputs:"
+        conf_file_output local "$AS_TMP/out/$(basename "$2").ndjson" "batch: {timeout: 50ms}"
+    } > "$1"
 }
 send() { "$AUDITSHIPCTL" send --socket "$SOCK" "{\"id\":\"$1\"}"; }
 shipped() { grep -q "\"id\":\"$1\"" "$AS_TMP"/out/*.ndjson 2>/dev/null; }

@@ -16,24 +16,14 @@ SOCK=$AS_TMP/run/audit.sock
 DSOCK=$AS_TMP/run/dgram.sock
 mkdir -p "$AS_TMP/run"
 conf() { # conf NAME MODE PATH
-    cat > "$AS_TMP/$1.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/$1
-  hostname: testhost
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: socket
-    mode: $2
-    path: $3
-validate:
-  schema: none
-outputs:
-  - id: local
-    type: file
-    path: $AS_TMP/out/$1.ndjson
-    batch: {timeout: 50ms}
-EOC
+    {
+        conf_agent "$AS_TMP/$1" testhost
+        echo "inputs:"
+        conf_socket_input app "$3" "mode: $2"
+        conf_section validate "schema: none"
+        echo "outputs:"
+        conf_file_output local "$AS_TMP/out/$1.ndjson" "batch: {timeout: 50ms}"
+    } > "$AS_TMP/$1.yaml"
 }
 ids() { # ids PREFIX FROM TO: one event per line
     i=$2

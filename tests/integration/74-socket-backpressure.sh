@@ -22,32 +22,17 @@ gen_events 3000 32 > "$AS_TMP/dgram-events.ndjson"
 # after the first MiB) fails until the directory is removed.
 mkdir -p "$AS_TMP/out/audit.ndjson.1000/blocker"
 echo "placeholder" > "$AS_TMP/out/audit.ndjson.999"
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  http: {listen: ""}
-  shutdown_timeout: 30s
-inputs:
-  - id: app
-    type: socket
-    path: $SOCK
-  - id: dg
-    type: socket
-    mode: datagram
-    path: $DSOCK
-scrub:
-  keys: []
-buffer:
-  max_bytes: 2MiB
-  when_full: block
-outputs:
-  - id: local
-    type: file
-    path: $OUT
-    rotate: {max_bytes: 1MiB, keep: 1000}
-    batch: {max_events: 1000, max_bytes: 256KiB, timeout: 50ms}
-EOC
+{
+    conf_agent "$AS_TMP/state" testhost "shutdown_timeout: 30s"
+    echo "inputs:"
+    conf_socket_input app "$SOCK"
+    conf_socket_input dg "$DSOCK" "mode: datagram"
+    conf_section scrub "keys: []"
+    conf_section buffer "max_bytes: 2MiB" "when_full: block"
+    echo "outputs:"
+    conf_file_output local "$OUT" "rotate: {max_bytes: 1MiB, keep: 1000}" \
+        "batch: {max_events: 1000, max_bytes: 256KiB, timeout: 50ms}"
+} > "$AS_TMP/agent.yaml"
 start_agent "$AS_TMP/agent.yaml"
 wait_for 20 test -S "$DSOCK"
 $CLIENT block --socket "$SOCK" --status "$AS_TMP/status" --wait $((3 * AS_SLOW)) \

@@ -55,16 +55,12 @@ check "--check names the URL scheme, concurrency, headers, credentials, CA" sh -
 
 # --- ndjson + gzip, bearer token, custom header, concurrency 3 ---
 http_conf_head "$AS_TMP/agent.yaml" "log_level: debug"
-cat >> "$AS_TMP/agent.yaml" <<EOC
-outputs:
-  - id: collector
-    type: http
-    url: http://127.0.0.1:$COL_PORT/v1/audit
-    batch: {max_events: 200, max_bytes: 1MiB, timeout: 100ms}
-    headers: {X-Tenant: acme}
-    auth: {bearer_token: "\${AS_T_TOKEN}"}
-    concurrency: 3
-EOC
+{
+    echo "outputs:"
+    conf_http_output "http://127.0.0.1:$COL_PORT/v1/audit" \
+        "batch: {max_events: 200, max_bytes: 1MiB, timeout: 100ms}" \
+        "headers: {X-Tenant: acme}" "auth: {bearer_token: \"\${AS_T_TOKEN}\"}" "concurrency: 3"
+} >> "$AS_TMP/agent.yaml"
 check "--check accepts the http config" "$AUDITSHIPD" --check -c "$AS_TMP/agent.yaml"
 gen_events "$N" 21 > "$AS_TMP/in/a.ndjson"
 start_agent "$AS_TMP/agent.yaml"
@@ -92,16 +88,12 @@ check "keep-alive: at most one connection per request in flight (3)" [ "$conns" 
 
 # --- json_array, no compression, basic auth (restart) ---
 http_conf_head "$AS_TMP/agent2.yaml" "log_level: debug"
-cat >> "$AS_TMP/agent2.yaml" <<EOC
-outputs:
-  - id: collector
-    type: http
-    url: http://127.0.0.1:$COL_PORT/v1/audit
-    format: json_array
-    compression: none
-    batch: {max_events: 100, timeout: 100ms}
-    auth: {basic_user: shipper, basic_password: "\${AS_T_PASSWORD}"}
-EOC
+{
+    echo "outputs:"
+    conf_http_output "http://127.0.0.1:$COL_PORT/v1/audit" "format: json_array" \
+        "compression: none" "batch: {max_events: 100, timeout: 100ms}" \
+        "auth: {basic_user: shipper, basic_password: \"\${AS_T_PASSWORD}\"}"
+} >> "$AS_TMP/agent2.yaml"
 gen_events 300 22 > "$AS_TMP/in/b.ndjson"
 before=$(req_count "$AS_TMP/col" True)
 start_agent "$AS_TMP/agent2.yaml"

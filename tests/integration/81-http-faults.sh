@@ -30,18 +30,14 @@ mkdir -p "$AS_TMP/in"
 start_collector "$AS_TMP/col" || { not_ok "collector starts"; exit 1; }
 conf() {
     http_conf_head "$AS_TMP/agent.yaml"
-    cat >> "$AS_TMP/agent.yaml" <<EOC
-outputs:
-  - id: collector
-    type: http
-    url: http://127.0.0.1:$COL_PORT/v1/audit
-    batch: {max_events: 50, max_bytes: 1MiB, timeout: 100ms}
-    retry: {initial: 100ms, max: 1s}
-    connect_timeout: 1s
-    request_timeout: $((AS_SLOW * 1500))ms
-    response_actions: {409: ack, 422: retry}
-    concurrency: $1
-EOC
+    {
+        echo "outputs:"
+        conf_http_output "http://127.0.0.1:$COL_PORT/v1/audit" \
+            "batch: {max_events: 50, max_bytes: 1MiB, timeout: 100ms}" \
+            "retry: {initial: 100ms, max: 1s}" "connect_timeout: 1s" \
+            "request_timeout: $((AS_SLOW * 1500))ms" \
+            "response_actions: {409: ack, 422: retry}" "concurrency: $1"
+    } >> "$AS_TMP/agent.yaml"
 }
 conf 2
 start_agent "$AS_TMP/agent.yaml"

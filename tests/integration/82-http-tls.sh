@@ -43,15 +43,12 @@ start_collector "$AS_TMP/col" --tls-cert "$P/server.pem" --tls-key "$P/server.ke
 # conf TLS_MAPPING: the agent's config with that tls section.
 conf() {
     http_conf_head "$AS_TMP/agent.yaml" "shutdown_timeout: 1s"
-    cat >> "$AS_TMP/agent.yaml" <<EOC
-outputs:
-  - id: collector
-    type: http
-    url: https://127.0.0.1:$COL_PORT/v1/audit
-    batch: {max_events: 100, timeout: 100ms}
-    retry: {initial: 100ms, max: 500ms}
-    tls: $1
-EOC
+    {
+        echo "outputs:"
+        conf_http_output "https://127.0.0.1:$COL_PORT/v1/audit" \
+            "batch: {max_events: 100, timeout: 100ms}" "retry: {initial: 100ms, max: 500ms}" \
+            "tls: $1"
+    } >> "$AS_TMP/agent.yaml"
 }
 TOTAL=0
 n=0

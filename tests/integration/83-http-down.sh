@@ -28,28 +28,15 @@ WARM=30000
 CHUNKS=10
 mkdir -p "$AS_TMP/in" "$AS_TMP/gen"
 start_collector "$AS_TMP/col" || { not_ok "collector starts"; exit 1; }
-cat > "$AS_TMP/agent.yaml" <<EOC
-agent:
-  state_dir: $AS_TMP/state
-  hostname: testhost
-  shutdown_timeout: 2s
-  http: {listen: ""}
-inputs:
-  - id: app
-    type: file
-    paths: ["$AS_TMP/in/*.ndjson"]
-    rescan_interval: 200ms
-outputs:
-  - id: collector
-    type: http
-    url: http://127.0.0.1:$COL_PORT/v1/audit
-    retry: {initial: 200ms, max: 2s}
-    connect_timeout: 1s
-  - id: local
-    type: file
-    path: $AS_TMP/out/audit.ndjson
-    rotate: {max_bytes: 0}
-EOC
+{
+    conf_agent "$AS_TMP/state" testhost "shutdown_timeout: 2s"
+    echo "inputs:"
+    conf_file_input app "$AS_TMP/in/*.ndjson" "rescan_interval: 200ms"
+    echo "outputs:"
+    conf_http_output "http://127.0.0.1:$COL_PORT/v1/audit" \
+        "retry: {initial: 200ms, max: 2s}" "connect_timeout: 1s"
+    conf_file_output local "$AS_TMP/out/audit.ndjson" "rotate: {max_bytes: 0}"
+} > "$AS_TMP/agent.yaml"
 # The outage's events, made before it starts (in chunks, appended later).
 gen_events $((WARM + N)) 51 > "$AS_TMP/gen/all.ndjson"
 head -n "$WARM" "$AS_TMP/gen/all.ndjson" > "$AS_TMP/gen/warm.ndjson"

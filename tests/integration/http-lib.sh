@@ -22,20 +22,21 @@ trap 'http_cleanup' EXIT
 http_conf_head() {
     _f=$1; shift
     {
-        echo "agent:"
-        echo "  state_dir: $AS_TMP/state"
-        echo "  hostname: testhost"
-        for _l in "$@"; do
-            echo "  $_l"
-        done
-        echo '  http: {listen: ""}'
+        conf_agent "$AS_TMP/state" testhost "$@"
         echo "inputs:"
-        echo "  - id: app"
-        echo "    type: file"
-        echo "    paths: [\"$AS_TMP/in/*.ndjson\"]"
-        echo "    rescan_interval: 100ms"
-        echo "scrub: {keys: []}"
+        conf_file_input app "$AS_TMP/in/*.ndjson" "rescan_interval: 100ms"
+        conf_section scrub "keys: []"
     } >"$_f"
+}
+
+# conf_http_output URL [LINE...]: one item of `outputs:`, the http output
+# `collector` posting to URL (each LINE one more key of it, as YAML).
+conf_http_output() {
+    echo "  - id: collector"
+    echo "    type: http"
+    printf '    url: %s\n' "$1"
+    shift
+    conf_lines "    " "$@"
 }
 
 # start_agent_wait CONFIG: start_agent, then wait until it has started

@@ -100,6 +100,70 @@ stop_agent() {
     return $_rc
 }
 
+# Agent config writers.  Each prints one part of a config, in block style,
+# on stdout, so that a test writes its whole agent.yaml with
+#   { conf_agent ...; echo "inputs:"; conf_file_input ...; ...; } >FILE
+# and the file stays complete and readable (AS_TEST_KEEP=1 keeps it).  A
+# LINE argument is one more `key: value` (YAML) of the mapping written.
+
+# conf_agent STATE_DIR HOSTNAME [LINE...]: the `agent:` section, without
+# the health listener (http listen "").
+conf_agent() {
+    echo "agent:"
+    printf '  state_dir: %s\n' "$1"
+    printf '  hostname: %s\n' "$2"
+    shift 2
+    conf_lines "  " "$@"
+    echo '  http: {listen: ""}'
+}
+
+# conf_file_input ID GLOB [LINE...]: one item of `inputs:`, a file input
+# tailing the files GLOB matches.
+conf_file_input() {
+    printf '  - id: %s\n' "$1"
+    echo "    type: file"
+    printf '    paths: ["%s"]\n' "$2"
+    shift 2
+    conf_lines "    " "$@"
+}
+
+# conf_socket_input ID PATH [LINE...]: one item of `inputs:`, a socket
+# input listening on PATH (a stream socket unless a LINE sets the mode).
+conf_socket_input() {
+    printf '  - id: %s\n' "$1"
+    echo "    type: socket"
+    printf '    path: %s\n' "$2"
+    shift 2
+    conf_lines "    " "$@"
+}
+
+# conf_file_output ID PATH [LINE...]: one item of `outputs:`, a file
+# output writing PATH.
+conf_file_output() {
+    printf '  - id: %s\n' "$1"
+    echo "    type: file"
+    printf '    path: %s\n' "$2"
+    shift 2
+    conf_lines "    " "$@"
+}
+
+# conf_section NAME LINE...: a top-level section with these keys (buffer,
+# scrub, validate, chain...).
+conf_section() {
+    printf '%s:\n' "$1"
+    shift
+    conf_lines "  " "$@"
+}
+
+# conf_lines INDENT LINE...: each LINE, indented.
+conf_lines() {
+    _ind=$1
+    shift
+    for _line in "$@"; do
+        printf '%s%s\n' "$_ind" "$_line"
+    done
+}
+
 # gen_events N [SEED]: reference workload on stdout.
 gen_events() {
     python3 "$AS_SHARED/bench/gen-audit-events.py" -n "$1" --seed "${2:-1}"
