@@ -39,6 +39,7 @@
 #include "scrub_patterns.h"
 
 #define SCRUB_MAX_DET      64
+#define SCRUB_MAX_NEEDS    8 /* distinct .needs sets (bits of need_cls) */
 #define SCRUB_MAX_KEY_FILE 4096
 #define SCRUB_HMAC_HEX     16
 
@@ -47,6 +48,8 @@ struct scrub_det {
     pcre2_code *re;
     bool jit;
     int s_group, t_group; /* numbers of groups "s" and "t", or -1 */
+    size_t min_len;       /* PCRE2_INFO_MINLENGTH: no shorter match */
+    uint8_t need;         /* its bit in need_cls, or 0 */
     const struct as__scrub_builtin *b; /* NULL for scrub.custom */
     uint64_t hits;
 };
@@ -95,6 +98,11 @@ struct as_scrub {
     size_t min_anchor, n_anchor_total;
     size_t step; /* bytes between two probes of the pair filter */
     size_t n_anchors[256];
+    size_t min_len;        /* the shortest min_len of any detector */
+    uint64_t gated;        /* detectors with a min_len or a need */
+    uint8_t need_cls[256]; /* bit i: the byte is in need_sets[i] */
+    const char *need_sets[SCRUB_MAX_NEEDS];
+    size_t n_need_sets;
     pcre2_match_data *md;
 
     struct scrub_span *spans;
@@ -255,7 +263,6 @@ scrub_build_filter(struct as_scrub *s)
     }
 }
 
-/* Compiles one pattern into s->det[s->n_det]; err names it on failure. */
 /* false when the environment asks for no JIT (AS_PCRE2_JIT=0). */
 static bool
 scrub_jit_wanted(void)
@@ -265,6 +272,7 @@ scrub_jit_wanted(void)
     return v == NULL || strcmp(v, "0") != 0;
 }
 
+/* Compiles one pattern into s->det[s->n_det]; err names it on failure. */
 static int
 scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
               const struct as__scrub_builtin *b, const char *key,
@@ -272,6 +280,7 @@ scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
 {
     struct scrub_det *d;
     int ec, num;
+    uint32_t min_len;
     PCRE2_SIZE off;
 
     if (s->n_det >= SCRUB_MAX_DET) {
@@ -302,10 +311,36 @@ scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
     d->s_group = num > 0 ? num : -1;
     num = pcre2_substring_number_from_name(d->re, (PCRE2_SPTR) "t");
     d->t_group = num > 0 ? num : -1;
+    /* A lower bound on the length of any match (0 when not known). */
+    if (pcre2_pattern_info(d->re, PCRE2_INFO_MINLENGTH, &min_len) != 0) {
+        min_len = 0;
+    }
+    d->min_len = min_len;
     d->name = name;
     d->b = b;
     s->n_det++;
     return 0;
+}
+
+/* Gives d the need_cls bit of the byte set needs (shared by equal sets). */
+static void
+scrub_add_need(struct as_scrub *s, struct scrub_det *d, const char *needs)
+{
+    size_t i = 0;
+
+    while (i < s->n_need_sets && strcmp(s->need_sets[i], needs) != 0) {
+        i++;
+    }
+    if (i == SCRUB_MAX_NEEDS) {
+        return; /* no bit left: the detector runs without this gate */
+    }
+    if (i == s->n_need_sets) {
+        s->need_sets[s->n_need_sets++] = needs;
+        for (const char *c = needs; *c != '\0'; c++) {
+            s->need_cls[(unsigned char) *c] |= (uint8_t) (1u << i);
+        }
+    }
+    d->need = (uint8_t) (1u << i);
 }
 
 static int
@@ -318,6 +353,9 @@ scrub_add_builtin(struct as_scrub *s, const struct as__scrub_builtin *b,
     if ((rc = scrub_add_det(s, b->name, b->regex, b, "scrub.patterns", err)) !=
         0) {
         return rc;
+    }
+    if (b->needs != NULL) {
+        scrub_add_need(s, &s->det[id], b->needs);
     }
     if (b->anchors[0] == NULL) {
         if (b->min_run > 0) {
@@ -503,8 +541,16 @@ scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
         s->always |= UINT64_C(1) << (s->n_det - 1);
     }
     scrub_build_filter(s);
+    s->min_len = s->n_det > 0 ? s->det[0].min_len : 0;
     for (size_t i = 0; i < s->n_det; i++) {
         uint32_t n;
+
+        if (s->det[i].min_len > 0 || s->det[i].need != 0) {
+            s->gated |= UINT64_C(1) << i;
+        }
+        if (s->det[i].min_len < s->min_len) {
+            s->min_len = s->det[i].min_len;
+        }
 
         pcre2_pattern_info(s->det[i].re, PCRE2_INFO_CAPTURECOUNT, &n);
         if (n + 1 > max_groups) {
@@ -616,6 +662,15 @@ as_scrub_free(struct as_scrub *s)
     free(s->hashes);
     free(s->replacement);
     free(s);
+}
+
+void
+as__scrub_without_prefilter(struct as_scrub *s)
+{
+    /* Every detector is a candidate whatever the scan finds, ungated. */
+    s->always = s->n_det < 64 ? (UINT64_C(1) << s->n_det) - 1 : ~UINT64_C(0);
+    s->gated = 0;
+    s->min_len = 0;
 }
 
 size_t
@@ -900,16 +955,56 @@ scrub_apply(struct as_scrub *s, const char *p, size_t len, struct as_buf *out)
     return n;
 }
 
+/*
+ * Drops from mask the detectors that cannot match p[0..len): shorter than
+ * their shortest match, or without any byte of their .needs set (an
+ * assignment needs ':' or '=', "Bearer" white space...).  Both are facts
+ * about every match, so the result is the same as running them.
+ */
+static uint64_t
+scrub_gate(const struct as_scrub *s, const unsigned char *p, size_t len,
+           uint64_t mask)
+{
+    uint8_t want = 0, have = 0;
+
+    for (uint64_t m = mask & s->gated; m != 0; m &= m - 1) {
+        const struct scrub_det *d = &s->det[__builtin_ctzll(m)];
+
+        if (len < d->min_len) {
+            mask &= ~(m & -m);
+        } else {
+            want |= d->need;
+        }
+    }
+    if (want == 0) {
+        return mask;
+    }
+    for (size_t i = 0; i < len && (have & want) != want; i++) {
+        have |= s->need_cls[p[i]];
+    }
+    for (uint64_t m = mask & s->gated; m != 0; m &= m - 1) {
+        const struct scrub_det *d = &s->det[__builtin_ctzll(m)];
+
+        if (d->need != 0 && !(have & d->need)) {
+            mask &= ~(m & -m);
+        }
+    }
+    return mask;
+}
+
 unsigned
 as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
                struct as_buf *out)
 {
     uint64_t mask;
 
-    if (s == NULL || s->n_det == 0) {
+    if (s == NULL || s->n_det == 0 || len < s->min_len) {
         return 0;
     }
     mask = scrub_candidates(s, (const unsigned char *) in, len);
+    if (mask & s->gated) {
+        mask = scrub_gate(s, (const unsigned char *) in, len, mask);
+    }
     if (mask == 0) {
         return 0;
     }
