@@ -92,6 +92,7 @@ struct as_scrub {
     unsigned min_run, min_digits;
     struct scrub_anchor *anchors[256]; /* per first byte, NULL-terminated */
     uint64_t bigram[65536 / 64];       /* first two bytes of some anchor */
+    uint64_t anchor_tri[32768 / 64];   /* scrub_tri of their first three */
     bool first[256];                   /* first byte of some anchor */
     unsigned char cls[256];            /* SCRUB_CLS_* of each byte */
     bool one_byte[256];                /* a one-byte anchor starts with it */
@@ -139,7 +140,10 @@ scrub_normalize(const char *s, char *out, size_t out_len, uint32_t *hash)
     return n;
 }
 
-/* 15 bits from the low 5 bits of three characters. */
+/*
+ * 15 bits from the low 5 bits of three characters: the upper and lower
+ * case of a letter give the same bits.
+ */
 static unsigned
 scrub_tri(const char *c)
 {
@@ -237,8 +241,11 @@ scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
  * The prefilter: with every anchor at least m >= 3 bytes long, probing the
  * byte pairs at every (m - 1)-th offset (at most every 3rd) is enough when
  * the pair set holds each anchor's pairs at offsets 0 .. step - 1: one of
- * them starts at a probed offset.  One-byte or two-byte anchors (opt-in
- * detectors) make the step 1.
+ * them starts at a probed offset.  A pair hit leaves step places an anchor
+ * may start at; the set of the anchors' first three bytes (scrub_tri, so
+ * both cases of a letter) rules most of them out before the anchors are
+ * compared.  One-byte or two-byte anchors (opt-in detectors) make the
+ * step 1.
  */
 static void
 scrub_build_filter(struct as_scrub *s)
@@ -258,6 +265,11 @@ scrub_build_filter(struct as_scrub *s)
             for (size_t o = 0; o < s->step && o + 1 < a->len; o++) {
                 scrub_bigram_set(s, (unsigned char) a->lit[o],
                                  (unsigned char) a->lit[o + 1], a->ci);
+            }
+            if (a->len >= 3) {
+                unsigned k = scrub_tri(a->lit);
+
+                s->anchor_tri[k / 64] |= UINT64_C(1) << (k % 64);
             }
         }
     }
@@ -751,6 +763,10 @@ scrub_has_run(const struct as_scrub *s, const unsigned char *p, size_t len,
         while (b < len && (s->cls[p[b]] & (cls | gap))) {
             b++;
         }
+        if (b - a < need) {
+            j = b + need; /* too short to hold need bytes of cls */
+            continue;
+        }
         for (size_t i = a; i < b; i++) {
             if (s->cls[p[i]] & cls) {
                 if (++n >= need) {
@@ -821,7 +837,17 @@ scrub_candidates(const struct as_scrub *s, const unsigned char *p, size_t len)
                 continue;
             }
             for (size_t o = 0; o < s->step && o <= i; o++) {
-                mask |= scrub_anchors_at(s, p, len, i - o, mask);
+                size_t j = i - o;
+                unsigned t;
+
+                /* Every anchor is 3+ bytes long when the step is 2 or 3. */
+                if (j + 3 > len) {
+                    continue;
+                }
+                t = scrub_tri((const char *) p + j);
+                if ((s->anchor_tri[t / 64] >> (t % 64)) & 1) {
+                    mask |= scrub_anchors_at(s, p, len, j, mask);
+                }
             }
         }
     } else {
