@@ -78,6 +78,7 @@ struct as_scrub {
     size_t n_keys;
     uint64_t key_tri[32768 / 64]; /* first 3 normalized chars of the keys */
     bool key_short;               /* some key is shorter than 3 chars */
+    bool key_plain[256]; /* not NUL nor a separator scrub_normalize drops */
     char *replacement;
     size_t replacement_len;
     bool hmac;
@@ -487,6 +488,9 @@ scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
                                   : 0) |
                              (digit ? SCRUB_CLS_DIGIT : 0) |
                              ((c == ' ' || c == '-') ? SCRUB_CLS_SEP : 0));
+    }
+    for (unsigned c = 1; c < 256; c++) {
+        s->key_plain[c] = c != '_' && c != '-' && c != '.' && c != ' ';
     }
     s->keys = as_calloc(conf->keys.n + 1, sizeof(char *));
     s->hashes = as_calloc(conf->keys.n + 1, sizeof(uint32_t));
@@ -1070,8 +1074,20 @@ scrub_key_matches(const struct as_scrub *s, const char *key)
     if (s->n_keys == 0) {
         return 0;
     }
-    /* Most names are ruled out by their first three characters. */
-    if (scrub_name_tri(key, &k)) {
+    /*
+     * Most names are ruled out by their first three characters.  When none
+     * of them is a separator (or the end), they are the first three of the
+     * normalized name; key_plain[0] is false, so a byte past the end is
+     * never read.
+     */
+    if (s->key_plain[(unsigned char) key[0]] &&
+        s->key_plain[(unsigned char) key[1]] &&
+        s->key_plain[(unsigned char) key[2]]) {
+        k = scrub_tri(key);
+        if (!((s->key_tri[k / 64] >> (k % 64)) & 1)) {
+            return 0;
+        }
+    } else if (scrub_name_tri(key, &k)) {
         if (!((s->key_tri[k / 64] >> (k % 64)) & 1)) {
             return 0;
         }
@@ -1125,22 +1141,24 @@ scrub_walk(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
 
     switch (json_object_get_type(v)) {
     case json_type_object: {
-        struct json_object_iterator it = json_object_iter_begin(v);
-        struct json_object_iterator end = json_object_iter_end(v);
+        /* The members in place, as jcs.c reads them: no call per member. */
+        struct lh_entry *e = json_object_get_object(v)->head, *next;
 
-        while (!json_object_iter_equal(&it, &end)) {
-            const char *k = json_object_iter_peek_name(&it);
-            struct json_object *c = json_object_iter_peek_value(&it);
+        for (; e != NULL; e = next) {
+            const char *k = (const char *) lh_entry_k(e);
+            struct json_object *c = (struct json_object *) lh_entry_v(e);
 
+            next = lh_entry_next(e);
             if (scrub_key_matches(s, k)) {
-                /* Replacing the value in place keeps the iterator valid. */
+                /* The value is replaced in the same entry. */
                 json_object_object_add(v, k, scrub_key_replacement(s, c));
                 s->key_hits++;
                 n++;
-            } else {
+            } else if (json_object_is_type(c, json_type_string)) {
+                n += scrub_string(s, c, tmp);
+            } else if (c != NULL) {
                 n += scrub_walk(s, c, tmp);
             }
-            json_object_iter_next(&it);
         }
         break;
     }

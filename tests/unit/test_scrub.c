@@ -312,6 +312,93 @@ test_keys_any_depth(void **state)
     as_scrub_free(s);
 }
 
+/*
+ * Member names at the edges of the key prefilter (the first three bytes
+ * taken as they are unless one is a separator or the end): separators
+ * and case anywhere, names shorter than three bytes, UTF-8.
+ */
+static void
+test_key_names(void **state)
+{
+    static const char *const keys[] = {"password", "api_key", "set-cookie",
+                                       "db", "x"};
+    static const struct {
+        const char *name;
+        bool match;
+    } names[] = {
+        {"password", true},
+        {"PASSWORD", true},
+        {"Password", true},
+        {"_password", true},
+        {"__password", true},
+        {"-password", true},
+        {".password", true},
+        {" password", true},
+        {"p_assword", true},
+        {"pa-ssword", true},
+        {"pas.sword", true},
+        {"p a s s w o r d", true},
+        {"passWord_", true},
+        {"api_key", true},
+        {"APIKEY", true},
+        {"a_p_i_k_e_y", true},
+        {"Set-Cookie", true},
+        {"SETCOOKIE", true},
+        {"db", true},
+        {"DB", true},
+        {"d_b", true},
+        {"_x", true},
+        {"X", true},
+        {"x.", true},
+        {"passwords", false},
+        {"pass", false},
+        {"pa", false},
+        {"p", false},
+        {"", false},
+        {"_", false},
+        {"___", false},
+        {"xpassword", false},
+        {"p\xc3\xa4ssword", false},
+        {"password\xc3\xa9", false},
+        {"\xc3\xa9x", false},
+        {"dbx", false},
+        {"xx", false},
+        {"api", false},
+    };
+    struct as_conf_scrub conf;
+    struct as_scrub *s = NULL;
+    struct as_error err;
+
+    (void) state;
+    memset(&conf, 0, sizeof(conf));
+    conf.keys.v = (char **) keys;
+    conf.keys.n = AS_ARRAY_SIZE(keys);
+    conf.replacement = (char *) RED;
+    conf.key_file = (char *) "";
+    assert_int_equal(as_scrub_new(&conf, &s, &err), 0);
+    for (size_t i = 0; i < AS_ARRAY_SIZE(names); i++) {
+        struct as_record r;
+        struct json_object *v;
+        uint64_t before = as_scrub_key_hits(s);
+
+        memset(&r, 0, sizeof(r));
+        r.obj = json_object_new_object();
+        json_object_object_add(r.obj, names[i].name,
+                               json_object_new_string("v4lue"));
+        as_scrub_record(s, &r);
+        v = json_object_object_get(r.obj, names[i].name);
+        if ((as_scrub_key_hits(s) - before == 1) != names[i].match ||
+            strcmp(json_object_get_string(v), names[i].match ? RED : "v4lue") !=
+                0) {
+            fail_msg("member \"%s\": expected %s, got \"%s\"", names[i].name,
+                     names[i].match ? "a match" : "no match",
+                     json_object_get_string(v));
+        }
+        json_object_put(r.obj);
+    }
+    as_scrub_free(s);
+}
+
 static char *
 write_key_file(const char *content)
 {
@@ -1052,6 +1139,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_detector),
         cmocka_unit_test(test_keys_any_depth),
+        cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_hmac),
         cmocka_unit_test(test_custom_and_errors),
         cmocka_unit_test(test_placeholders),
