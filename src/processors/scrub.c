@@ -1022,19 +1022,12 @@ scrub_gate(const struct as_scrub *s, const unsigned char *p, size_t len,
     return mask;
 }
 
-unsigned
-as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
+/* Runs the detectors in mask over in[0..len); as_scrub_bytes returns. */
+static __attribute__((noinline)) unsigned
+scrub_run_dets(struct as_scrub *s, const char *in, size_t len, uint64_t mask,
                struct as_buf *out)
 {
-    uint64_t mask;
-
-    if (s == NULL || s->n_det == 0 || len < s->min_len) {
-        return 0;
-    }
-    mask = scrub_candidates(s, (const unsigned char *) in, len);
-    if (mask & s->gated) {
-        mask = scrub_gate(s, (const unsigned char *) in, len, mask);
-    }
+    mask = scrub_gate(s, (const unsigned char *) in, len, mask);
     if (mask == 0) {
         return 0;
     }
@@ -1046,6 +1039,19 @@ as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
         return 0;
     }
     return scrub_apply(s, in, len, out);
+}
+
+unsigned
+as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
+               struct as_buf *out)
+{
+    uint64_t mask;
+
+    if (s == NULL || s->n_det == 0 || len < s->min_len) {
+        return 0;
+    }
+    mask = scrub_candidates(s, (const unsigned char *) in, len);
+    return mask != 0 ? scrub_run_dets(s, in, len, mask, out) : 0;
 }
 
 /* The exact comparison, for names that pass the prefilter. */
@@ -1122,16 +1128,27 @@ scrub_key_replacement(const struct as_scrub *s, struct json_object *v)
     return o;
 }
 
+/* Scrubs the string v, len bytes long. */
 static unsigned
-scrub_string(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
+scrub_string_len(struct as_scrub *s, struct json_object *v, size_t len,
+                 struct as_buf *tmp)
 {
-    unsigned n = as_scrub_bytes(s, json_object_get_string(v),
-                                (size_t) json_object_get_string_len(v), tmp);
+    unsigned n;
 
+    if (len < s->min_len) {
+        return 0; /* shorter than any match: spare the json-c call */
+    }
+    n = as_scrub_bytes(s, json_object_get_string(v), len, tmp);
     if (n > 0) {
         json_object_set_string_len(v, tmp->data, (int) tmp->len);
     }
     return n;
+}
+
+static unsigned
+scrub_string(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
+{
+    return scrub_string_len(s, v, (size_t) json_object_get_string_len(v), tmp);
 }
 
 static unsigned
@@ -1154,10 +1171,15 @@ scrub_walk(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
                 json_object_object_add(v, k, scrub_key_replacement(s, c));
                 s->key_hits++;
                 n++;
-            } else if (json_object_is_type(c, json_type_string)) {
-                n += scrub_string(s, c, tmp);
-            } else if (c != NULL) {
-                n += scrub_walk(s, c, tmp);
+            } else {
+                /* 0 for all but a non-empty string: one call for most. */
+                size_t len = (size_t) json_object_get_string_len(c);
+
+                if (len > 0) {
+                    n += scrub_string_len(s, c, len, tmp);
+                } else if (c != NULL) {
+                    n += scrub_walk(s, c, tmp);
+                }
             }
         }
         break;
