@@ -92,7 +92,7 @@ struct as_scrub {
     uint64_t by_digit; /* gated by min_digits */
     unsigned min_run, min_digits;
     struct scrub_anchor *anchors[256]; /* per first byte, NULL-terminated */
-    uint64_t bigram[65536 / 64];       /* first two bytes of some anchor */
+    uint64_t bigram[65536 / 64];       /* scrub_pair of byte pairs of anchors */
     uint64_t anchor_tri[32768 / 64];   /* scrub_tri of their first three */
     bool first[256];                   /* first byte of some anchor */
     unsigned char cls[256];            /* SCRUB_CLS_* of each byte */
@@ -216,6 +216,23 @@ scrub_add_anchor(struct as_scrub *s, unsigned char first, const char *lit,
     s->n_anchor_total++;
 }
 
+/*
+ * The index of the byte pair at p in the pair set: p[0] | p[1] << 8, one
+ * 16-bit load on a little-endian machine.
+ */
+static inline unsigned
+scrub_pair(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint16_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+#else
+    return (unsigned) p[0] | (unsigned) p[1] << 8;
+#endif
+}
+
 static void
 scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
 {
@@ -231,7 +248,8 @@ scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
     }
     for (size_t i = 0; i < 2; i++) {
         for (size_t j = 0; j < 2; j++) {
-            unsigned k = (unsigned) va[i] << 8 | vb[j];
+            unsigned char pair[2] = {va[i], vb[j]};
+            unsigned k = scrub_pair(pair);
 
             s->bigram[k / 64] |= UINT64_C(1) << (k % 64);
         }
@@ -835,7 +853,7 @@ scrub_candidates(const struct as_scrub *s, const unsigned char *p, size_t len)
 
     if (s->step > 1) {
         for (size_t i = 0; i + 1 < len; i += s->step) {
-            unsigned k = (unsigned) p[i] << 8 | p[i + 1];
+            unsigned k = scrub_pair(p + i);
 
             if (!((s->bigram[k / 64] >> (k % 64)) & 1)) {
                 continue;
@@ -861,7 +879,13 @@ scrub_candidates(const struct as_scrub *s, const unsigned char *p, size_t len)
             if (!s->first[p[i]]) {
                 continue;
             }
-            k = (unsigned) p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+            if (i + 1 < len) {
+                k = scrub_pair(p + i);
+            } else {
+                unsigned char last[2] = {p[i], 0};
+
+                k = scrub_pair(last);
+            }
             if ((s->bigram[k / 64] >> (k % 64)) & 1 || s->one_byte[p[i]]) {
                 mask |= scrub_anchors_at(s, p, len, i, mask);
             }
