@@ -766,7 +766,7 @@ scrub_put_replacement(const struct as_scrub *s, const char *secret, size_t len,
  * 1111-..." ).  Probes every need-th byte and measures only the runs a
  * probe lands in: a run that long cannot fall between two probes.
  */
-static bool
+static inline bool
 scrub_has_run(const struct as_scrub *s, const unsigned char *p, size_t len,
               unsigned char cls, unsigned char gap, size_t need)
 {
