@@ -1046,7 +1046,7 @@ scrub_gate(const struct as_scrub *s, const unsigned char *p, size_t len,
     return mask;
 }
 
-/* Runs the detectors in mask over in[0..len); as_scrub_bytes returns. */
+/* Runs the detectors in mask over in[0..len), for as_scrub_bytes. */
 static __attribute__((noinline)) unsigned
 scrub_run_dets(struct as_scrub *s, const char *in, size_t len, uint64_t mask,
                struct as_buf *out)
