@@ -39,6 +39,7 @@
 #include "scrub_patterns.h"
 
 #define SCRUB_MAX_DET      64
+#define SCRUB_MAX_NEEDS    8 /* distinct .needs sets (bits of need_cls) */
 #define SCRUB_MAX_KEY_FILE 4096
 #define SCRUB_HMAC_HEX     16
 
@@ -47,6 +48,8 @@ struct scrub_det {
     pcre2_code *re;
     bool jit;
     int s_group, t_group; /* numbers of groups "s" and "t", or -1 */
+    size_t min_len;       /* PCRE2_INFO_MINLENGTH: no shorter match */
+    uint8_t need;         /* its bit in need_cls, or 0 */
     const struct as__scrub_builtin *b; /* NULL for scrub.custom */
     uint64_t hits;
 };
@@ -75,6 +78,7 @@ struct as_scrub {
     size_t n_keys;
     uint64_t key_tri[32768 / 64]; /* first 3 normalized chars of the keys */
     bool key_short;               /* some key is shorter than 3 chars */
+    bool key_plain[256]; /* not NUL nor a separator scrub_normalize drops */
     char *replacement;
     size_t replacement_len;
     bool hmac;
@@ -88,13 +92,19 @@ struct as_scrub {
     uint64_t by_digit; /* gated by min_digits */
     unsigned min_run, min_digits;
     struct scrub_anchor *anchors[256]; /* per first byte, NULL-terminated */
-    uint64_t bigram[65536 / 64];       /* first two bytes of some anchor */
+    uint64_t bigram[65536 / 64];       /* scrub_pair of byte pairs of anchors */
+    uint64_t anchor_tri[32768 / 64];   /* scrub_tri of their first three */
     bool first[256];                   /* first byte of some anchor */
     unsigned char cls[256];            /* SCRUB_CLS_* of each byte */
     bool one_byte[256];                /* a one-byte anchor starts with it */
     size_t min_anchor, n_anchor_total;
     size_t step; /* bytes between two probes of the pair filter */
     size_t n_anchors[256];
+    size_t min_len;        /* the shortest min_len of any detector */
+    uint64_t gated;        /* detectors with a min_len or a need */
+    uint8_t need_cls[256]; /* bit i: the byte is in need_sets[i] */
+    const char *need_sets[SCRUB_MAX_NEEDS];
+    size_t n_need_sets;
     pcre2_match_data *md;
 
     struct scrub_span *spans;
@@ -131,7 +141,10 @@ scrub_normalize(const char *s, char *out, size_t out_len, uint32_t *hash)
     return n;
 }
 
-/* 15 bits from the low 5 bits of three characters. */
+/*
+ * 15 bits from the low 5 bits of three characters: the upper and lower
+ * case of a letter give the same bits.
+ */
 static unsigned
 scrub_tri(const char *c)
 {
@@ -203,6 +216,23 @@ scrub_add_anchor(struct as_scrub *s, unsigned char first, const char *lit,
     s->n_anchor_total++;
 }
 
+/*
+ * The index of the byte pair at p in the pair set: p[0] | p[1] << 8, one
+ * 16-bit load on a little-endian machine.
+ */
+static inline unsigned
+scrub_pair(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint16_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+#else
+    return (unsigned) p[0] | (unsigned) p[1] << 8;
+#endif
+}
+
 static void
 scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
 {
@@ -218,7 +248,8 @@ scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
     }
     for (size_t i = 0; i < 2; i++) {
         for (size_t j = 0; j < 2; j++) {
-            unsigned k = (unsigned) va[i] << 8 | vb[j];
+            unsigned char pair[2] = {va[i], vb[j]};
+            unsigned k = scrub_pair(pair);
 
             s->bigram[k / 64] |= UINT64_C(1) << (k % 64);
         }
@@ -229,8 +260,11 @@ scrub_bigram_set(struct as_scrub *s, unsigned char a, unsigned char b, bool ci)
  * The prefilter: with every anchor at least m >= 3 bytes long, probing the
  * byte pairs at every (m - 1)-th offset (at most every 3rd) is enough when
  * the pair set holds each anchor's pairs at offsets 0 .. step - 1: one of
- * them starts at a probed offset.  One-byte or two-byte anchors (opt-in
- * detectors) make the step 1.
+ * them starts at a probed offset.  A pair hit leaves step places an anchor
+ * may start at; the set of the anchors' first three bytes (scrub_tri, so
+ * both cases of a letter) rules most of them out before the anchors are
+ * compared.  One-byte or two-byte anchors (opt-in detectors) make the
+ * step 1.
  */
 static void
 scrub_build_filter(struct as_scrub *s)
@@ -251,11 +285,15 @@ scrub_build_filter(struct as_scrub *s)
                 scrub_bigram_set(s, (unsigned char) a->lit[o],
                                  (unsigned char) a->lit[o + 1], a->ci);
             }
+            if (a->len >= 3) {
+                unsigned k = scrub_tri(a->lit);
+
+                s->anchor_tri[k / 64] |= UINT64_C(1) << (k % 64);
+            }
         }
     }
 }
 
-/* Compiles one pattern into s->det[s->n_det]; err names it on failure. */
 /* false when the environment asks for no JIT (AS_PCRE2_JIT=0). */
 static bool
 scrub_jit_wanted(void)
@@ -265,6 +303,7 @@ scrub_jit_wanted(void)
     return v == NULL || strcmp(v, "0") != 0;
 }
 
+/* Compiles one pattern into s->det[s->n_det]; err names it on failure. */
 static int
 scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
               const struct as__scrub_builtin *b, const char *key,
@@ -272,6 +311,7 @@ scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
 {
     struct scrub_det *d;
     int ec, num;
+    uint32_t min_len;
     PCRE2_SIZE off;
 
     if (s->n_det >= SCRUB_MAX_DET) {
@@ -302,10 +342,36 @@ scrub_add_det(struct as_scrub *s, const char *name, const char *regex,
     d->s_group = num > 0 ? num : -1;
     num = pcre2_substring_number_from_name(d->re, (PCRE2_SPTR) "t");
     d->t_group = num > 0 ? num : -1;
+    /* A lower bound on the length of any match (0 when not known). */
+    if (pcre2_pattern_info(d->re, PCRE2_INFO_MINLENGTH, &min_len) != 0) {
+        min_len = 0;
+    }
+    d->min_len = min_len;
     d->name = name;
     d->b = b;
     s->n_det++;
     return 0;
+}
+
+/* Gives d the need_cls bit of the byte set needs (shared by equal sets). */
+static void
+scrub_add_need(struct as_scrub *s, struct scrub_det *d, const char *needs)
+{
+    size_t i = 0;
+
+    while (i < s->n_need_sets && strcmp(s->need_sets[i], needs) != 0) {
+        i++;
+    }
+    if (i == SCRUB_MAX_NEEDS) {
+        return; /* no bit left: the detector runs without this gate */
+    }
+    if (i == s->n_need_sets) {
+        s->need_sets[s->n_need_sets++] = needs;
+        for (const char *c = needs; *c != '\0'; c++) {
+            s->need_cls[(unsigned char) *c] |= (uint8_t) (1u << i);
+        }
+    }
+    d->need = (uint8_t) (1u << i);
 }
 
 static int
@@ -318,6 +384,9 @@ scrub_add_builtin(struct as_scrub *s, const struct as__scrub_builtin *b,
     if ((rc = scrub_add_det(s, b->name, b->regex, b, "scrub.patterns", err)) !=
         0) {
         return rc;
+    }
+    if (b->needs != NULL) {
+        scrub_add_need(s, &s->det[id], b->needs);
     }
     if (b->anchors[0] == NULL) {
         if (b->min_run > 0) {
@@ -438,6 +507,9 @@ scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
                              (digit ? SCRUB_CLS_DIGIT : 0) |
                              ((c == ' ' || c == '-') ? SCRUB_CLS_SEP : 0));
     }
+    for (unsigned c = 1; c < 256; c++) {
+        s->key_plain[c] = c != '_' && c != '-' && c != '.' && c != ' ';
+    }
     s->keys = as_calloc(conf->keys.n + 1, sizeof(char *));
     s->hashes = as_calloc(conf->keys.n + 1, sizeof(uint32_t));
     for (size_t i = 0; i < conf->keys.n; i++) {
@@ -503,8 +575,16 @@ scrub_new(const struct as_conf_scrub *conf, struct as_scrub **out,
         s->always |= UINT64_C(1) << (s->n_det - 1);
     }
     scrub_build_filter(s);
+    s->min_len = s->n_det > 0 ? s->det[0].min_len : 0;
     for (size_t i = 0; i < s->n_det; i++) {
         uint32_t n;
+
+        if (s->det[i].min_len > 0 || s->det[i].need != 0) {
+            s->gated |= UINT64_C(1) << i;
+        }
+        if (s->det[i].min_len < s->min_len) {
+            s->min_len = s->det[i].min_len;
+        }
 
         pcre2_pattern_info(s->det[i].re, PCRE2_INFO_CAPTURECOUNT, &n);
         if (n + 1 > max_groups) {
@@ -618,6 +698,15 @@ as_scrub_free(struct as_scrub *s)
     free(s);
 }
 
+void
+as__scrub_without_prefilter(struct as_scrub *s)
+{
+    /* Every detector is a candidate whatever the scan finds, ungated. */
+    s->always = s->n_det < 64 ? (UINT64_C(1) << s->n_det) - 1 : ~UINT64_C(0);
+    s->gated = 0;
+    s->min_len = 0;
+}
+
 size_t
 as_scrub_n_detectors(const struct as_scrub *s)
 {
@@ -677,7 +766,7 @@ scrub_put_replacement(const struct as_scrub *s, const char *secret, size_t len,
  * 1111-..." ).  Probes every need-th byte and measures only the runs a
  * probe lands in: a run that long cannot fall between two probes.
  */
-static bool
+static inline bool
 scrub_has_run(const struct as_scrub *s, const unsigned char *p, size_t len,
               unsigned char cls, unsigned char gap, size_t need)
 {
@@ -695,6 +784,10 @@ scrub_has_run(const struct as_scrub *s, const unsigned char *p, size_t len,
         }
         while (b < len && (s->cls[p[b]] & (cls | gap))) {
             b++;
+        }
+        if (b - a < need) {
+            j = b + need; /* too short to hold need bytes of cls */
+            continue;
         }
         for (size_t i = a; i < b; i++) {
             if (s->cls[p[i]] & cls) {
@@ -760,13 +853,23 @@ scrub_candidates(const struct as_scrub *s, const unsigned char *p, size_t len)
 
     if (s->step > 1) {
         for (size_t i = 0; i + 1 < len; i += s->step) {
-            unsigned k = (unsigned) p[i] << 8 | p[i + 1];
+            unsigned k = scrub_pair(p + i);
 
             if (!((s->bigram[k / 64] >> (k % 64)) & 1)) {
                 continue;
             }
             for (size_t o = 0; o < s->step && o <= i; o++) {
-                mask |= scrub_anchors_at(s, p, len, i - o, mask);
+                size_t j = i - o;
+                unsigned t;
+
+                /* Every anchor is 3+ bytes long when the step is 2 or 3. */
+                if (j + 3 > len) {
+                    continue;
+                }
+                t = scrub_tri((const char *) p + j);
+                if ((s->anchor_tri[t / 64] >> (t % 64)) & 1) {
+                    mask |= scrub_anchors_at(s, p, len, j, mask);
+                }
             }
         }
     } else {
@@ -776,7 +879,13 @@ scrub_candidates(const struct as_scrub *s, const unsigned char *p, size_t len)
             if (!s->first[p[i]]) {
                 continue;
             }
-            k = (unsigned) p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+            if (i + 1 < len) {
+                k = scrub_pair(p + i);
+            } else {
+                unsigned char last[2] = {p[i], 0};
+
+                k = scrub_pair(last);
+            }
             if ((s->bigram[k / 64] >> (k % 64)) & 1 || s->one_byte[p[i]]) {
                 mask |= scrub_anchors_at(s, p, len, i, mask);
             }
@@ -900,16 +1009,49 @@ scrub_apply(struct as_scrub *s, const char *p, size_t len, struct as_buf *out)
     return n;
 }
 
-unsigned
-as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
+/*
+ * Drops from mask the detectors that cannot match p[0..len): shorter than
+ * their shortest match, or without any byte of their .needs set (an
+ * assignment needs ':' or '=', "Bearer" white space...).  Both are facts
+ * about every match, so the result is the same as running them.
+ */
+static uint64_t
+scrub_gate(const struct as_scrub *s, const unsigned char *p, size_t len,
+           uint64_t mask)
+{
+    uint8_t want = 0, have = 0;
+
+    for (uint64_t m = mask & s->gated; m != 0; m &= m - 1) {
+        const struct scrub_det *d = &s->det[__builtin_ctzll(m)];
+
+        if (len < d->min_len) {
+            mask &= ~(m & -m);
+        } else {
+            want |= d->need;
+        }
+    }
+    if (want == 0) {
+        return mask;
+    }
+    for (size_t i = 0; i < len && (have & want) != want; i++) {
+        have |= s->need_cls[p[i]];
+    }
+    for (uint64_t m = mask & s->gated; m != 0; m &= m - 1) {
+        const struct scrub_det *d = &s->det[__builtin_ctzll(m)];
+
+        if (d->need != 0 && !(have & d->need)) {
+            mask &= ~(m & -m);
+        }
+    }
+    return mask;
+}
+
+/* Runs the detectors in mask over in[0..len), for as_scrub_bytes. */
+static __attribute__((noinline)) unsigned
+scrub_run_dets(struct as_scrub *s, const char *in, size_t len, uint64_t mask,
                struct as_buf *out)
 {
-    uint64_t mask;
-
-    if (s == NULL || s->n_det == 0) {
-        return 0;
-    }
-    mask = scrub_candidates(s, (const unsigned char *) in, len);
+    mask = scrub_gate(s, (const unsigned char *) in, len, mask);
     if (mask == 0) {
         return 0;
     }
@@ -921,6 +1063,19 @@ as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
         return 0;
     }
     return scrub_apply(s, in, len, out);
+}
+
+unsigned
+as_scrub_bytes(struct as_scrub *s, const char *in, size_t len,
+               struct as_buf *out)
+{
+    uint64_t mask;
+
+    if (s == NULL || s->n_det == 0 || len < s->min_len) {
+        return 0;
+    }
+    mask = scrub_candidates(s, (const unsigned char *) in, len);
+    return mask != 0 ? scrub_run_dets(s, in, len, mask, out) : 0;
 }
 
 /* The exact comparison, for names that pass the prefilter. */
@@ -949,8 +1104,20 @@ scrub_key_matches(const struct as_scrub *s, const char *key)
     if (s->n_keys == 0) {
         return 0;
     }
-    /* Most names are ruled out by their first three characters. */
-    if (scrub_name_tri(key, &k)) {
+    /*
+     * Most names are ruled out by their first three characters.  When none
+     * of them is a separator (or the end), they are the first three of the
+     * normalized name; key_plain[0] is false, so a byte past the end is
+     * never read.
+     */
+    if (s->key_plain[(unsigned char) key[0]] &&
+        s->key_plain[(unsigned char) key[1]] &&
+        s->key_plain[(unsigned char) key[2]]) {
+        k = scrub_tri(key);
+        if (!((s->key_tri[k / 64] >> (k % 64)) & 1)) {
+            return 0;
+        }
+    } else if (scrub_name_tri(key, &k)) {
         if (!((s->key_tri[k / 64] >> (k % 64)) & 1)) {
             return 0;
         }
@@ -985,16 +1152,27 @@ scrub_key_replacement(const struct as_scrub *s, struct json_object *v)
     return o;
 }
 
+/* Scrubs the string v, len bytes long. */
 static unsigned
-scrub_string(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
+scrub_string_len(struct as_scrub *s, struct json_object *v, size_t len,
+                 struct as_buf *tmp)
 {
-    unsigned n = as_scrub_bytes(s, json_object_get_string(v),
-                                (size_t) json_object_get_string_len(v), tmp);
+    unsigned n;
 
+    if (len < s->min_len) {
+        return 0; /* shorter than any match: spare the json-c call */
+    }
+    n = as_scrub_bytes(s, json_object_get_string(v), len, tmp);
     if (n > 0) {
         json_object_set_string_len(v, tmp->data, (int) tmp->len);
     }
     return n;
+}
+
+static unsigned
+scrub_string(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
+{
+    return scrub_string_len(s, v, (size_t) json_object_get_string_len(v), tmp);
 }
 
 static unsigned
@@ -1004,22 +1182,29 @@ scrub_walk(struct as_scrub *s, struct json_object *v, struct as_buf *tmp)
 
     switch (json_object_get_type(v)) {
     case json_type_object: {
-        struct json_object_iterator it = json_object_iter_begin(v);
-        struct json_object_iterator end = json_object_iter_end(v);
+        /* The members in place, as jcs.c reads them: no call per member. */
+        struct lh_entry *e = json_object_get_object(v)->head, *next;
 
-        while (!json_object_iter_equal(&it, &end)) {
-            const char *k = json_object_iter_peek_name(&it);
-            struct json_object *c = json_object_iter_peek_value(&it);
+        for (; e != NULL; e = next) {
+            const char *k = (const char *) lh_entry_k(e);
+            struct json_object *c = (struct json_object *) lh_entry_v(e);
 
+            next = lh_entry_next(e);
             if (scrub_key_matches(s, k)) {
-                /* Replacing the value in place keeps the iterator valid. */
+                /* The value is replaced in the same entry. */
                 json_object_object_add(v, k, scrub_key_replacement(s, c));
                 s->key_hits++;
                 n++;
             } else {
-                n += scrub_walk(s, c, tmp);
+                /* 0 for all but a non-empty string: one call for most. */
+                size_t len = (size_t) json_object_get_string_len(c);
+
+                if (len > 0) {
+                    n += scrub_string_len(s, c, len, tmp);
+                } else if (c != NULL) {
+                    n += scrub_walk(s, c, tmp);
+                }
             }
-            json_object_iter_next(&it);
         }
         break;
     }

@@ -66,6 +66,13 @@ uint64_t as_scrub_detector_hits(const struct as_scrub *s, size_t i);
 uint64_t as_scrub_key_hits(const struct as_scrub *s);
 uint64_t as_scrub_placeholders(const struct as_scrub *s);
 
+/*
+ * Tests only: makes s run every detector over every string, without the
+ * prefilters (anchors, run lengths, minimum lengths, needed bytes), so
+ * that a test can check they change no result.  Call before as_scrub_clone.
+ */
+void as__scrub_without_prefilter(struct as_scrub *s);
+
 /* Every built-in detector name, NULL-terminated (docs and tests). */
 const char *const *as_scrub_builtin_names(void);
 

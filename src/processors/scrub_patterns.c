@@ -28,6 +28,12 @@
 #define NAME   "[A-Za-z0-9_.-]*"
 /* An assignment: =, :, :=, =>, with optional quotes around the name. */
 #define ASSIGN "[\"']?\\s*(?::=|=>|=|:)\\s*[\"']?"
+/*
+ * The bytes \s matches, for .needs: PCRE2's default tables have HT, LF,
+ * VT, FF, CR and space; 0x85 and 0xA0 (white space in some locales) are in
+ * too, so that the set holds whatever tables libpcre2 was built with.
+ */
+#define WS     " \t\n\v\f\r\x85\xa0"
 
 static bool
 patterns_has_alnum(const char *s, size_t len)
@@ -346,7 +352,9 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .regex = "(?i)aws" NAME "(?:secret|access|key)" NAME ASSIGN
               "(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
      .anchors = {"aws"},
-     .anchors_ci = true},
+     .anchors_ci = true,
+     /* ASSIGN holds ':' or '=' */
+     .needs = ":="},
     {.name = "github_token",
      .regex = "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|"
               "github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])",
@@ -405,23 +413,31 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .regex = "(?i)\\bbearer\\s+(?<s>[A-Za-z0-9._~+/-]{8,}=*)",
      .anchors = {"bearer"},
      .anchors_ci = true,
-     .check = patterns_check_bearer},
+     .check = patterns_check_bearer,
+     /* \s+ after the keyword */
+     .needs = WS},
     {.name = "basic_auth",
      .regex = "(?i)\\bbasic\\s+(?<s>[A-Za-z0-9+/]{4,}={0,2})",
      .anchors = {"basic"},
      .anchors_ci = true,
-     .check = patterns_check_basic},
+     .check = patterns_check_basic,
+     /* \s+ after the keyword */
+     .needs = WS},
     {.name = "database_dsn",
      .regex = "(?i)\\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|"
               "rediss?|amqps?|mssql|sqlserver|jdbc:[a-z]+)://"
               "[^\\s:/?#@\"'<>]*:(?<s>[^\\s/?#\"'<>]+)@[^\\s/@\"'<>]",
      .anchors = {"://"},
-     .placeholders = true},
+     .placeholders = true,
+     /* the '@' after the password */
+     .needs = "@"},
     {.name = "url_credentials",
      .regex = "(?i)\\b[a-z][a-z0-9+.-]{1,20}://"
               "[^\\s:/?#@\"'<>]*:(?<s>[^\\s/?#\"'<>]+)@[^\\s/@\"'<>]",
      .anchors = {"://"},
-     .placeholders = true},
+     .placeholders = true,
+     /* the '@' after the password */
+     .needs = "@"},
     {.name = "secret_assignment",
      .regex = "(?i)(?:pass(?:wd|word)?|pwd|secrete?|token|api[_-]?key|"
               "private[_-]?key|credentials?)" NAME "(?:\\[[0-9]*\\])?[\"']?"
@@ -430,7 +446,9 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
      .anchors = {"pass", "pwd", "secret", "token", "api", "private",
                  "credential"},
      .anchors_ci = true,
-     .check = patterns_check_value},
+     .check = patterns_check_value,
+     /* every operator holds ':' or '='; else \s+ before a quote */
+     .needs = ":=" WS},
     {.name = "secret_comparison",
      .regex = "(?<s>\"[^\"]+\"|'[^']+') ?(?:===?|!==?)\\s*" NAME
               "(?i:pass|pwd|secret|token|key)",
@@ -446,7 +464,9 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
          "(?i)(?:ibm|cloud|iam)[A-Za-z0-9_-]*(?:key|pwd|password|pass)" ASSIGN
          "(?<s>[A-Za-z0-9_-]{44})(?![A-Za-z0-9_-])",
      .anchors = {"ibm", "cloud", "iam"},
-     .anchors_ci = true},
+     .anchors_ci = true,
+     /* ASSIGN */
+     .needs = ":="},
     {.name = "softlayer_key",
      .regex = "(?i)(?<![A-Za-z0-9])(?:softlayer|sl(?=[_-]|api|key|pass|pwd))"
               "[A-Za-z0-9_-]*"
@@ -456,18 +476,24 @@ const struct as__scrub_builtin as__scrub_builtins[] = {
               "api\\.softlayer\\.com/soap/v[0-9.]+/(?<t>[a-z0-9]{64})",
      .anchors = {"softlayer", "sl_", "sl-", "slapi", "slkey", "slpass",
                  "slpwd"},
-     .anchors_ci = true},
+     .anchors_ci = true,
+     /* an operator or \s+; the URL alternative has '/' */
+     .needs = ":=/" WS},
     {.name = "cloudant_key",
      .regex = "(?i)(?<![A-Za-z0-9])(?:cloudant|clou|cl)[A-Za-z0-9_-]*"
               "(?:api|pass|pwd|pw|password|key|secret)[A-Za-z0-9_-]*" ASSIGN
               "(?<s>[A-Za-z0-9]{24}|[A-Za-z0-9]{64})(?![A-Za-z0-9])",
      .anchors = {"cloudant", "clou", "cl_", "cl-"},
-     .anchors_ci = true},
+     .anchors_ci = true,
+     /* ASSIGN */
+     .needs = ":="},
     {.name = "ibm_cos_hmac",
      .regex = "(?i)(?:secret[_-]?access[_-]?key|cos[_-]?(?:hmac)?[_-]?"
               "secret[_-]?key)" ASSIGN "(?<s>[a-f0-9]{48})(?![A-Za-z0-9])",
      .anchors = {"secret"},
-     .anchors_ci = true},
+     .anchors_ci = true,
+     /* ASSIGN */
+     .needs = ":="},
     {.name = "artifactory_token",
      .regex = "(?<![A-Za-z0-9])(?:AKC[A-Za-z0-9]{10,}|"
               "AP[0-9A-F][A-Za-z0-9]{8,})(?![A-Za-z0-9])",

@@ -24,6 +24,12 @@ struct as__scrub_builtin {
     unsigned min_run;    /* needs a run of token bytes this long; 0 = any */
     unsigned min_digits; /* needs a run of digits (with ' ', '-') */
     bool placeholders;   /* leave placeholder values alone */
+    /*
+     * Bytes one of which is in every match, whichever alternative matches
+     * (NULL: no such set): the scanner does not run the pattern over a
+     * string that holds none of them.
+     */
+    const char *needs;
     as__scrub_check_fn *check;
     bool opt_in; /* not in the default list: too broad for audit data */
 };

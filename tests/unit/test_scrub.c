@@ -312,6 +312,93 @@ test_keys_any_depth(void **state)
     as_scrub_free(s);
 }
 
+/*
+ * Member names at the edges of the key prefilter (the first three bytes
+ * taken as they are unless one is a separator or the end): separators
+ * and case anywhere, names shorter than three bytes, UTF-8.
+ */
+static void
+test_key_names(void **state)
+{
+    static const char *const keys[] = {"password", "api_key", "set-cookie",
+                                       "db", "x"};
+    static const struct {
+        const char *name;
+        bool match;
+    } names[] = {
+        {"password", true},
+        {"PASSWORD", true},
+        {"Password", true},
+        {"_password", true},
+        {"__password", true},
+        {"-password", true},
+        {".password", true},
+        {" password", true},
+        {"p_assword", true},
+        {"pa-ssword", true},
+        {"pas.sword", true},
+        {"p a s s w o r d", true},
+        {"passWord_", true},
+        {"api_key", true},
+        {"APIKEY", true},
+        {"a_p_i_k_e_y", true},
+        {"Set-Cookie", true},
+        {"SETCOOKIE", true},
+        {"db", true},
+        {"DB", true},
+        {"d_b", true},
+        {"_x", true},
+        {"X", true},
+        {"x.", true},
+        {"passwords", false},
+        {"pass", false},
+        {"pa", false},
+        {"p", false},
+        {"", false},
+        {"_", false},
+        {"___", false},
+        {"xpassword", false},
+        {"p\xc3\xa4ssword", false},
+        {"password\xc3\xa9", false},
+        {"\xc3\xa9x", false},
+        {"dbx", false},
+        {"xx", false},
+        {"api", false},
+    };
+    struct as_conf_scrub conf;
+    struct as_scrub *s = NULL;
+    struct as_error err;
+
+    (void) state;
+    memset(&conf, 0, sizeof(conf));
+    conf.keys.v = (char **) keys;
+    conf.keys.n = AS_ARRAY_SIZE(keys);
+    conf.replacement = (char *) RED;
+    conf.key_file = (char *) "";
+    assert_int_equal(as_scrub_new(&conf, &s, &err), 0);
+    for (size_t i = 0; i < AS_ARRAY_SIZE(names); i++) {
+        struct as_record r;
+        struct json_object *v;
+        uint64_t before = as_scrub_key_hits(s);
+
+        memset(&r, 0, sizeof(r));
+        r.obj = json_object_new_object();
+        json_object_object_add(r.obj, names[i].name,
+                               json_object_new_string("v4lue"));
+        as_scrub_record(s, &r);
+        v = json_object_object_get(r.obj, names[i].name);
+        if ((as_scrub_key_hits(s) - before == 1) != names[i].match ||
+            strcmp(json_object_get_string(v), names[i].match ? RED : "v4lue") !=
+                0) {
+            fail_msg("member \"%s\": expected %s, got \"%s\"", names[i].name,
+                     names[i].match ? "a match" : "no match",
+                     json_object_get_string(v));
+        }
+        json_object_put(r.obj);
+    }
+    as_scrub_free(s);
+}
+
 static char *
 write_key_file(const char *content)
 {
@@ -839,12 +926,256 @@ test_labelled_corpus(void **state)
     as_scrub_free(s);
 }
 
+/* ---- the prefilters change no result ---- */
+
+/*
+ * Scrubs text[0..len) with s and with full (every detector on every
+ * string); fails unless both give the same redactions and bytes.
+ */
+static unsigned
+same_as_full(struct as_scrub *s, struct as_scrub *full, const char *text,
+             size_t len)
+{
+    struct as_buf a = AS_BUF_INIT, b = AS_BUF_INIT;
+    unsigned na = as_scrub_bytes(s, text, len, &a);
+    unsigned nb = as_scrub_bytes(full, text, len, &b);
+
+    if (na != nb ||
+        (na > 0 && (a.len != b.len || memcmp(a.data, b.data, a.len) != 0))) {
+        fail_msg("prefilters change the result for \"%.*s\": %u redactions "
+                 "(\"%.*s\"), full scan %u (\"%.*s\")",
+                 (int) len, text, na, na > 0 ? (int) a.len : 0,
+                 na > 0 ? a.data : "", nb, nb > 0 ? (int) b.len : 0,
+                 nb > 0 ? b.data : "");
+    }
+    as_buf_free(&a);
+    as_buf_free(&b);
+    return na;
+}
+
+/*
+ * text at the start, the end and the middle of a string, between UTF-8
+ * and other bytes, in upper, lower and swapped case; returns the number
+ * of variants with a redaction.
+ */
+static unsigned
+same_as_full_variants(struct as_scrub *s, struct as_scrub *full,
+                      const char *text)
+{
+    static const char *const around[][2] = {
+        {"", ""},
+        {"", " end"},
+        {"start ", ""},
+        {"x", "x"},
+        {"\xc3\xa9", "\xc3\xa9"},
+        {"\xe6\x97\xa5 ", " \xe2\x82\xac"},
+        {"\xff", "="},
+        {"a=", "&b=1"},
+        {"\"", "\""},
+    };
+    size_t len = strlen(text);
+    char *v = as_malloc(len + 16);
+    unsigned hits = 0;
+
+    for (size_t i = 0; i < AS_ARRAY_SIZE(around); i++) {
+        int n =
+            snprintf(v, len + 16, "%s%s%s", around[i][0], text, around[i][1]);
+
+        hits += same_as_full(s, full, v, (size_t) n) > 0;
+    }
+    for (int mode = 0; mode < 3; mode++) {
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char) text[i];
+            bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+
+            v[i] =
+                (char) ((mode == 0 && lower) || (mode == 2 && lower)   ? c - 32
+                        : (mode == 1 && upper) || (mode == 2 && upper) ? c + 32
+                                                                       : c);
+        }
+        hits += same_as_full(s, full, v, len) > 0;
+    }
+    free(v);
+    return hits;
+}
+
+/*
+ * Every prefix and suffix of text: each anchor, needed byte and minimum
+ * length cut at every byte, each anchor at the very start and end.
+ */
+static void
+same_as_full_cuts(struct as_scrub *s, struct as_scrub *full, const char *text)
+{
+    size_t len = strlen(text);
+
+    for (size_t k = 0; k <= len; k++) {
+        same_as_full(s, full, text, k);
+        same_as_full(s, full, text + k, len - k);
+    }
+}
+
+/*
+ * Strings at the edges of the byte-set and length gates: every operator
+ * and every white-space byte a gated pattern accepts, matches exactly as
+ * long as the shortest possible one, the needed byte first or last.
+ */
+static const struct {
+    const char *text;
+    bool secret;
+} gate_cases[] = {
+    {"pwd:x", true}, /* secret_assignment's shortest match */
+    {"pwd:", false},
+    {"token=abc1", true},
+    {"token:=abc1", true},
+    {"token=>abc1", true},
+    {"token==abc1", true},
+    {"token===abc1", true},
+    {"token!=abc1", true},
+    {"token!==abc1", true},
+    {"token 'abc1'", true},
+    {"token\t'abc1'", true},
+    {"token\n\"abc1\"", true},
+    {"token\v`abc1`", true},
+    {"token\f'abc1'", true},
+    {"token\r'abc1'", true},
+    {"token\xa0'abc1'", false},
+    {"token\xc2\x85'abc1'", false},
+    {"password_changed", false},
+    {"api_key.created", false},
+    {"Bearer abc123def456", true},
+    {"Bearer\tabc123def456", true},
+    {"bearer\nabc123def456", true},
+    {"BEARER\vabc123def456", true},
+    {"Bearer\fabc123def456", true},
+    {"Bearer\rabc123def456", true},
+    {"Bearer_abc123def456", false},
+    {"Basic\tdXNlcjpodW50ZXIy", true},
+    {"basic\rdXNlcjpodW50ZXIy", true},
+    {"aws_secret_access_key:k9Zq1Xv8Lm2Nb7Rt4Yp3Wc6Hd5Jf0Gs2Ae8Ui1Oo", true},
+    {"aws_secret_access_key=k9Zq1Xv8Lm2Nb7Rt4Yp3Wc6Hd5Jf0Gs2Ae8Ui1Oo", true},
+    {"aws_secret_access_key k9Zq1Xv8Lm2Nb7Rt4Yp3Wc6Hd5Jf0Gs2Ae8Ui1Oo", false},
+    {"postgres://app:s3cr3tPw@d", true},
+    {"https://alice:wonderland9@g", true},
+    {"https://alice:wonderland9/g", false},
+    {"cos_secret_key=1234567890abcdef1234567890abcdef1234567890abcdef", true},
+    {"secret_access_key:1234567890abcdef1234567890abcdef1234567890abcdef",
+     true},
+    {"ibm_cloud_iam-key:abcd1234abcd1234abcd1234ABCD1234ABCD1234--__", true},
+    {"cloudant_key=abcdefghijabcdefghijabcd", true},
+    {"cl_pwd:abcdefghijabcdefghijabcd", true},
+    {"slkey abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234",
+     true},
+    {"sl_pass\t"
+     "abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234",
+     true},
+    {"api.softlayer.com/soap/v3.1/"
+     "abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234",
+     true},
+    {"softlayer_key_"
+     "abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234abcd1234",
+     false},
+};
+
+/*
+ * The prefilters of a scrubber with the given patterns against the full
+ * scan; expect: the gate cases' outcomes hold for these patterns.
+ */
+static void
+check_prefilters(const char *const *patterns, size_t n, bool expect)
+{
+    const char *shared = getenv("AS_SHARED");
+    struct as_scrub *s =
+        new_scrub(patterns, n, NULL, NULL, NULL, 0, 0, NULL, 0);
+    struct as_scrub *full =
+        new_scrub(patterns, n, NULL, NULL, NULL, 0, 0, NULL, 0);
+    char path[4096], *line = NULL;
+    unsigned hits = 0, texts = 0;
+    size_t cap = 0;
+    FILE *f;
+
+    as__scrub_without_prefilter(full);
+    for (size_t i = 0; i < AS_ARRAY_SIZE(gate_cases); i++) {
+        const char *t = gate_cases[i].text;
+        unsigned r = same_as_full(s, full, t, strlen(t));
+
+        if (expect && (r > 0) != gate_cases[i].secret) {
+            fail_msg("\"%s\": %u redactions", t, r);
+        }
+        same_as_full_cuts(s, full, t);
+        same_as_full_variants(s, full, t);
+    }
+    for (size_t i = 0; i < AS_ARRAY_SIZE(det_cases); i++) {
+        same_as_full_cuts(s, full, det_cases[i].hit);
+        hits += same_as_full_variants(s, full, det_cases[i].hit);
+        same_as_full_variants(s, full, det_cases[i].miss);
+    }
+    snprintf(path, sizeof(path), "%s/testdata/secrets/labelled-cases.jsonl",
+             shared != NULL ? shared : "../../shared");
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (getline(&line, &cap, f) > 0) {
+        struct json_object *d = json_tokener_parse(line), *v;
+
+        assert_non_null(d);
+        assert_true(json_object_object_get_ex(d, "text", &v));
+        hits += same_as_full_variants(s, full, json_object_get_string(v));
+        texts++;
+        json_object_put(d);
+    }
+    free(line);
+    fclose(f);
+    print_message("# %zu patterns: %u corpus texts, %u variants with a "
+                  "redaction\n",
+                  as_scrub_n_detectors(s), texts, hits);
+    assert_true(texts > 500 && hits > 200);
+    /* The same detectors were credited, the same placeholders skipped. */
+    for (size_t i = 0; i < as_scrub_n_detectors(s); i++) {
+        assert_int_equal(as_scrub_detector_hits(s, i),
+                         as_scrub_detector_hits(full, i));
+    }
+    assert_int_equal(as_scrub_placeholders(s), as_scrub_placeholders(full));
+    as_scrub_free(s);
+    as_scrub_free(full);
+}
+
+/*
+ * Three pair-probe steps: every built-in (one-byte anchors: step 1), the
+ * default list (3-byte anchors: step 2) and detectors whose anchors are
+ * all 4+ bytes long (step 3), with the run-gated ones.
+ */
+static void
+test_prefilters_same_results(void **state)
+{
+    const char *all[1] = {"*"};
+    const char *const *names = as_scrub_builtin_names();
+    const char *defaults[64];
+    const char *long_anchors[] = {
+        "private_key_block", "github_token",  "gitlab_token",      "stripe_key",
+        "google_api_key",    "pypi_token",    "azure_storage_key", "bearer",
+        "basic_auth",        "slack_webhook", "credit_card",       "twilio_key",
+        "discord_token",
+    };
+    size_t n = 0;
+
+    (void) state;
+    for (size_t i = 0; names[i] != NULL && n < AS_ARRAY_SIZE(defaults); i++) {
+        if (strcmp(names[i], "ip_public") != 0 &&
+            strcmp(names[i], "high_entropy") != 0) {
+            defaults[n++] = names[i];
+        }
+    }
+    check_prefilters(all, 1, true);
+    check_prefilters(defaults, n, true);
+    check_prefilters(long_anchors, AS_ARRAY_SIZE(long_anchors), false);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_detector),
         cmocka_unit_test(test_keys_any_depth),
+        cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_hmac),
         cmocka_unit_test(test_custom_and_errors),
         cmocka_unit_test(test_placeholders),
@@ -852,6 +1183,7 @@ main(void)
         cmocka_unit_test(test_invalid_records),
         cmocka_unit_test(test_names_documented),
         cmocka_unit_test(test_labelled_corpus),
+        cmocka_unit_test(test_prefilters_same_results),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
