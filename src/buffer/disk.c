@@ -22,6 +22,10 @@
  *   by a reader.
  * - Every segment this process creates starts with the snapshot records
  *   followed by one AS__BREC_SNAPEND frame.
+ * - Staged frames carry no checksum yet: the flush job fills them in
+ *   (as__frames_checksum) before writing, so the CRC-32 of each record is
+ *   computed on the pool, not on the loop thread.  Nothing reads staged
+ *   bytes.
  *
  * buffer.type memory runs the same code over anonymous memfd segments:
  * nothing is recovered or persisted (cursors live in memory only), fsync
@@ -84,6 +88,7 @@ struct disk_stage {
     struct disk_piece *pieces;
     size_t n, cap;
     bool new_seg;     /* a segment was created: sync the directory */
+    bool summed;      /* the frames' checksums are filled in */
     int64_t first_ns; /* received_ns of the first EVENT/DEADLETTER */
 };
 
@@ -386,6 +391,7 @@ disk_stage_reset(struct disk_stage *st)
     as_buf_reset(&st->buf);
     st->n = 0;
     st->new_seg = false;
+    st->summed = false;
     st->first_ns = 0;
 }
 
@@ -409,7 +415,7 @@ disk_stage_put(struct as_buffer *b, const struct as_brec *r, size_t size)
     if (as_buf_reserve(&st->buf, size) != 0) {
         as_fatalx("buffer: staging area overflow");
     }
-    as__frame_encode(st->buf.data + st->buf.len, r, size);
+    as__frame_encode_nocrc(st->buf.data + st->buf.len, r, size);
     p = st->n > 0 ? &st->pieces[st->n - 1] : NULL;
     if (p != NULL && p->seg == s->id) {
         p->len += size;
@@ -452,6 +458,12 @@ disk_work_cb(uv_work_t *req)
     struct disk_stage *st = &b->st[!b->cur];
     int status = 0, fd;
 
+    /* Checksummed here, off the loop thread: nothing reads staged bytes
+     * before they are written (readers stop at a segment's written size). */
+    if (!st->summed) {
+        as__frames_checksum(st->buf.data, st->buf.len);
+        st->summed = true;
+    }
     for (size_t i = 0; i < st->n; i++) {
         struct disk_piece *p = &st->pieces[i];
 

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "segment.h"
 
@@ -90,7 +91,7 @@ as__frame_size(const struct as_brec *r)
 }
 
 void
-as__frame_encode(char *out, const struct as_brec *r, size_t size)
+as__frame_encode_nocrc(char *out, const struct as_brec *r, size_t size)
 {
     const char *strs[5] = {r->input, r->source, r->chain, r->epoch, r->hash};
     char *p = out + AS__FRAME_HDR;
@@ -118,8 +119,30 @@ as__frame_encode(char *out, const struct as_brec *r, size_t size)
     p[r->payload_len] = '\0';
     segment_put32(out, AS__FRAME_MAGIC);
     segment_put32(out + 4, (uint32_t) (size - AS__FRAME_HDR));
-    segment_put32(out + 8,
-                  segment_crc(out + AS__FRAME_HDR, size - AS__FRAME_HDR));
+    segment_put32(out + 8, 0);
+}
+
+void
+as__frames_checksum(char *p, size_t len)
+{
+    char *end = p + len;
+
+    while (end - p >= AS__FRAME_HDR) {
+        uint32_t blen = as_le32(p + 4);
+
+        if (blen > (size_t) (end - p) - AS__FRAME_HDR) {
+            as_fatalx("buffer: staged frames overrun their area");
+        }
+        segment_put32(p + 8, segment_crc(p + AS__FRAME_HDR, blen));
+        p += AS__FRAME_HDR + blen;
+    }
+}
+
+void
+as__frame_encode(char *out, const struct as_brec *r, size_t size)
+{
+    as__frame_encode_nocrc(out, r, size);
+    as__frames_checksum(out, size);
 }
 
 int

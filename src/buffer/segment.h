@@ -36,6 +36,14 @@
 size_t as__frame_size(const struct as_brec *r);
 /* Encodes r as one frame at p (as__frame_size(r) bytes). */
 void as__frame_encode(char *p, const struct as_brec *r, size_t size);
+/*
+ * as__frame_encode without the checksum (left 0): the disk buffer encodes on
+ * the loop thread and checksums a whole staged area on the thread pool just
+ * before writing it, with as__frames_checksum.
+ */
+void as__frame_encode_nocrc(char *p, const struct as_brec *r, size_t size);
+/* Fills in the checksum of every frame in p[0..len), a run of whole frames. */
+void as__frames_checksum(char *p, size_t len);
 /* Decodes a body; pointers in out point into body.  AS_ERR_CORRUPT. */
 int as__brec_decode(const char *body, size_t len, struct as_brec *out);
 
