@@ -1081,11 +1081,137 @@ test_encode_bounds(void **state)
         AS_ERR_CORRUPT);
 }
 
+/* Appends to fd one EVENT frame with seq and a payload of len bytes
+ * derived from seq; returns the frame's size. */
+static size_t
+put_frame(int fd, uint64_t seq, size_t len)
+{
+    struct as_brec r;
+    char *payload = malloc(len + 1), *buf;
+    size_t n;
+
+    assert_non_null(payload);
+    for (size_t i = 0; i < len; i++) {
+        payload[i] = (char) ('a' + (seq + i) % 26);
+    }
+    memset(&r, 0, sizeof(r));
+    r.type = AS_BREC_EVENT;
+    r.seq = seq;
+    r.input = "in";
+    r.payload = payload;
+    r.payload_len = len;
+    n = as__frame_size(&r);
+    assert_true(n > 0);
+    buf = malloc(n);
+    assert_non_null(buf);
+    as__frame_encode(buf, &r, n);
+    assert_int_equal(write(fd, buf, n), (ssize_t) n);
+    free(buf);
+    free(payload);
+    return n;
+}
+
+/* Frame i's payload length: small, medium, some larger than a chunk. */
+static size_t
+frame_len(uint64_t i)
+{
+    if (i % 17 == 5) {
+        return AS__READ_CHUNK + 1000 + (size_t) i; /* > the default chunk */
+    }
+    return (size_t) ((i * 7919) % 40000);
+}
+
+/*
+ * Reads frames 0..n-1 (see put_frame) from *pos with rd; checks each, and
+ * that the damaged one (seq bad, or none: UINT64_MAX) was skipped.
+ */
+static void
+read_frames(struct as__reader *rd, uint64_t *pos, uint64_t from, uint64_t n,
+            uint64_t bad, uint64_t *skipped)
+{
+    struct as__frame f;
+    struct as_brec br;
+
+    for (uint64_t i = from; i < n; i++) {
+        if (i == bad) {
+            continue;
+        }
+        assert_int_equal(as__reader_next(rd, pos, &f, skipped), AS__RD_OK);
+        assert_int_equal(as__brec_decode(f.body, f.len, &br), 0);
+        assert_int_equal(br.seq, i);
+        assert_int_equal(br.payload_len, frame_len(i));
+        for (size_t k = 0; k < br.payload_len; k++) {
+            if (br.payload[k] != (char) ('a' + (i + k) % 26)) {
+                fail_msg("frame %llu byte %zu", (unsigned long long) i, k);
+            }
+        }
+    }
+}
+
+/*
+ * The reader's window at every chunk size, from a byte to the default:
+ * frames straddle the window's end at every place (in the header, in the
+ * body), some are larger than the chunk, one is damaged (resync), and the
+ * readable end grows between reads as for a cursor.  Every frame arrives
+ * intact and each byte of the file is read once.
+ */
+static void
+test_reader_window(void **state)
+{
+    struct fx *fx = *state;
+    static const size_t chunks[] = {1,   5,    12,    13,
+                                    100, 4096, 65536, AS__READ_CHUNK};
+    uint64_t offs[61], size = 0, bad = 23;
+    char path[256];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/frames", fx->root);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    for (uint64_t i = 0; i < 60; i++) {
+        offs[i] = size;
+        size += put_frame(fd, i, frame_len(i));
+    }
+    offs[60] = size;
+    /* Damage frame 23's body: the reader resyncs on frame 24's magic. */
+    assert_int_equal(pwrite(fd, "\xff", 1, (off_t) (offs[bad] + 20)), 1);
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        struct as__reader rd;
+        uint64_t pos = 0, skipped = 0;
+        struct as__frame f;
+
+        /* The first 40 frames are readable, then all 60. */
+        as__reader_init(&rd, fd, offs[40]);
+        rd.chunk = chunks[c];
+        read_frames(&rd, &pos, 0, 40, bad, &skipped);
+        assert_int_equal(as__reader_next(&rd, &pos, &f, &skipped), AS__RD_END);
+        assert_int_equal(pos, offs[40]);
+        rd.limit = size;
+        read_frames(&rd, &pos, 40, 60, bad, &skipped);
+        assert_int_equal(as__reader_next(&rd, &pos, &f, &skipped), AS__RD_END);
+        assert_int_equal(skipped, 1);
+        assert_int_equal(pos, size);
+        if (rd.bytes_read != size) {
+            fail_msg("chunk %zu: read %llu bytes of %llu", chunks[c],
+                     (unsigned long long) rd.bytes_read,
+                     (unsigned long long) size);
+        }
+        /* Going back re-reads: the window starts at the last frame. */
+        pos = offs[10];
+        read_frames(&rd, &pos, 10, 12, bad, &skipped);
+        assert_true(rd.bytes_read > size);
+        as__reader_free(&rd);
+    }
+    close(fd);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_bounds),
+        cmocka_unit_test_setup_teardown(test_reader_window, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_snapshot, fx_setup,
                                         fx_teardown),
