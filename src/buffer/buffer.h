@@ -77,6 +77,8 @@ struct as_buffer_stats {
     uint64_t dropped_full;       /* rejected with drop_newest */
     int64_t oldest_unshipped_ns; /* received_ns of the oldest record not
                                     passed by every cursor; 0 = none */
+    uint64_t read_bytes;         /* read from segments (cursors, the scan
+                                    for oldest_unshipped_ns) in this run */
 };
 
 /*

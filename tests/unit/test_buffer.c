@@ -533,6 +533,75 @@ test_two_cursors(void **state)
     fx_close(fx);
 }
 
+/*
+ * oldest_unshipped_ns follows the slowest cursor, and its scan reads the
+ * segment bytes once: not again from the slowest position at every commit
+ * of a faster cursor.  A scan that found only state records goes on when
+ * an event becomes readable behind them.
+ */
+static void
+test_oldest_scan(void **state)
+{
+    struct fx *fx = *state;
+    const struct as_bpos start = {1, 0};
+    struct as_buffer_stats st;
+    struct as_cursor *out, *dl;
+    struct as_rbatch rb;
+    struct as_brec r;
+    uint64_t next = 1, before;
+
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &out), 0);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "dl", &dl), 0);
+    memset(&r, 0, sizeof(r));
+    r.type = AS_BREC_STATE;
+    r.payload = "";
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(as_buffer_append(fx->b, &r), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_cursor_commit(out, &start), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 0);
+    for (uint64_t i = 1; i <= 3000; i++) {
+        assert_int_equal(fx_append(fx, i, 1000), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_cursor_commit(out, &start), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 1001);
+    before = st.read_bytes;
+    /* 30 commits of out while dl stays at the start. */
+    assert_int_equal(fx_drain(out, &next, 100, true), 3000);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 1001);
+    if (st.read_bytes - before > st.bytes) {
+        fail_msg("read %llu bytes of a %llu byte buffer",
+                 (unsigned long long) (st.read_bytes - before),
+                 (unsigned long long) st.bytes);
+    }
+    as_rbatch_init(&rb);
+    assert_int_equal(as_cursor_read(dl, 1500, 1 << 30, NULL, NULL, &rb), 1500);
+    assert_int_equal(as_cursor_commit(dl, &rb.end), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 2501);
+    assert_int_equal(as_cursor_read(dl, 1, 1 << 30, NULL, NULL, &rb), 1);
+    assert_int_equal(as_cursor_commit(dl, &rb.end), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 2502);
+    as_rbatch_free(&rb);
+    next = 1502;
+    assert_int_equal(fx_drain(dl, &next, 700, true), 1499);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 0);
+    assert_int_equal(fx_append(fx, 3001, 10), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 4001);
+    as_cursor_close(out);
+    as_cursor_close(dl);
+    fx_close(fx);
+}
+
 static void
 test_cursor_persistence(void **state)
 {
@@ -1220,6 +1289,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_roll_and_delete, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_two_cursors, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_oldest_scan, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_cursor_persistence, fx_setup,
                                         fx_teardown),
