@@ -156,6 +156,15 @@ int as_buffer_cursor_open(struct as_buffer *b, const char *name,
 void as_cursor_close(struct as_cursor *c);
 
 /*
+ * Declares that the want() given to as_cursor_read takes no record whose
+ * type is not in types, a mask of (1u << AS_BREC_EVENT) and (1u <<
+ * AS_BREC_DEADLETTER); 0 (the default) means any.  The cursor then passes,
+ * without reading them, the bytes written by this process that hold no
+ * record of those types (the dead-letter cursor skips the events).
+ */
+void as_cursor_want_types(struct as_cursor *c, unsigned types);
+
+/*
  * Reads up to max_n records / max_bytes of payload that are readable and
  * lie after the cursor's read position, keeping only records for which
  * want(arg, brec) is true (type EVENT or DEADLETTER only; STATE records are

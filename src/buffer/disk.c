@@ -70,6 +70,9 @@ struct disk_seg {
     uint64_t end;          /* end including staged and in-flight bytes */
     uint64_t head;         /* end of the snapshot (0 = unknown) */
     uint64_t trusted_from; /* bytes from here on were written in this run */
+    /* Just past the last record of each type staged in this run (0 =
+     * none); indexed by AS_BREC_EVENT and AS_BREC_DEADLETTER. */
+    uint64_t type_end[AS_BREC_DEADLETTER + 1];
 };
 
 /* A run of staged bytes that goes to one segment file. */
@@ -95,6 +98,7 @@ struct as_cursor {
     struct as_bpos rpos, cpos; /* read and committed positions */
     struct as__reader rd;
     uint64_t rd_seg; /* segment rd is bound to (0 = none) */
+    unsigned types;  /* as_cursor_want_types (0 = any) */
     bool sync;       /* the cursor file needs an fsync (always) */
     struct as_cursor *next;
 };
@@ -483,6 +487,7 @@ disk_stage_put(struct as_buffer *b, const struct as_brec *r, size_t size)
     s->end += size;
     b->bytes += size;
     if (r->type == AS_BREC_EVENT || r->type == AS_BREC_DEADLETTER) {
+        s->type_end[r->type] = s->end;
         if (st->first_ns == 0) {
             st->first_ns = r->received_ns;
         }
@@ -1243,6 +1248,31 @@ as_cursor_close(struct as_cursor *c)
 }
 
 void
+as_cursor_want_types(struct as_cursor *c, unsigned types)
+{
+    c->types = types;
+}
+
+/*
+ * Whether c wants nothing in s from off on: those bytes were written in
+ * this run and hold no record of the types c takes.
+ */
+static bool
+disk_nothing_wanted(const struct as_cursor *c, const struct disk_seg *s,
+                    uint64_t off)
+{
+    if (c->types == 0 || off < s->trusted_from) {
+        return false;
+    }
+    for (unsigned t = AS_BREC_EVENT; t <= AS_BREC_DEADLETTER; t++) {
+        if ((c->types & 1u << t) != 0 && s->type_end[t] > off) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void
 as_cursor_rewind(struct as_cursor *c)
 {
     c->rpos = c->cpos;
@@ -1350,6 +1380,9 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
         }
         c->rd.limit = s->size;
         c->rd.trusted_from = s->trusted_from;
+        if (pos.offset < s->size && disk_nothing_wanted(c, s, pos.offset)) {
+            pos.offset = s->size; /* passed unread */
+        }
         r = as__reader_next(&c->rd, &pos.offset, &f, &skipped);
         if (r == AS__RD_OK) {
             if (as__brec_decode(f.body, f.len, &br) != 0) {

@@ -948,6 +948,97 @@ test_want_filter(void **state)
     fx_close(fx);
 }
 
+static bool
+fx_want_dl(void *arg, const struct as_brec *r)
+{
+    (void) arg;
+    return r->type == AS_BREC_DEADLETTER;
+}
+
+/* Reads through c with fx_want_dl: the seqs of the records, and the bytes
+ * the buffer read for that. */
+static void
+fx_read_dl(struct fx *fx, struct as_cursor *c, size_t n, const uint64_t *seqs,
+           uint64_t *read)
+{
+    struct as_buffer_stats st;
+    struct as_rbatch rb;
+    uint64_t before;
+
+    as_buffer_get_stats(fx->b, &st);
+    before = st.read_bytes;
+    as_rbatch_init(&rb);
+    assert_int_equal(as_cursor_read(c, 1000, 1 << 30, fx_want_dl, NULL, &rb),
+                     (int) n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rb.recs[i].seq, seqs[i]);
+    }
+    assert_int_equal(as_cursor_commit(c, &rb.end), 0);
+    assert_int_equal(as_cursor_read(c, 1000, 1 << 30, fx_want_dl, NULL, &rb),
+                     0);
+    as_rbatch_free(&rb);
+    as_buffer_get_stats(fx->b, &st);
+    *read = st.read_bytes - before;
+}
+
+/*
+ * A cursor that takes only dead letters passes the events written in this
+ * run without reading them, still finds every dead letter (also one written
+ * later, and, after a restart, in the recovered segment, which it reads),
+ * and ends where a reading cursor ends.
+ */
+static void
+test_want_types(void **state)
+{
+    struct fx *fx = *state;
+    static const uint64_t first[] = {4}, later[] = {2005}, both[] = {4, 2005};
+    struct as_buffer_stats st;
+    struct as_cursor *c, *all;
+    uint64_t read;
+
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "dl", &c), 0);
+    as_cursor_want_types(c, 1u << AS_BREC_DEADLETTER);
+    for (uint64_t i = 1; i <= 2000; i++) {
+        assert_int_equal(
+            fx_append_type(fx, i == 4 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
+                           "in", i, 1000),
+            0);
+    }
+    fx_run(fx);
+    fx_read_dl(fx, c, 1, first, &read);
+    as_buffer_get_stats(fx->b, &st);
+    /* The window around the dead letter only. */
+    assert_true(read <= AS__READ_CHUNK + 2048);
+    assert_true(st.bytes > 4 * (uint64_t) AS__READ_CHUNK);
+    for (uint64_t i = 2001; i <= 2010; i++) {
+        assert_int_equal(
+            fx_append_type(fx, i == 2005 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
+                           "in", i, 1000),
+            0);
+    }
+    fx_run(fx);
+    fx_read_dl(fx, c, 1, later, &read);
+    assert_true(read <= 10 * 1300);
+    fx_run(fx);
+    fx_read_dl(fx, c, 0, NULL, &read);
+    assert_int_equal(read, 0);
+    /* It ends where a cursor that reads everything ends. */
+    assert_int_equal(as_buffer_cursor_open(fx->b, "all", &all), 0);
+    assert_int_equal(fx_drain(all, NULL, 1000, true), 2010);
+    as_cursor_close(all);
+    as_cursor_close(c);
+    fx_close(fx);
+    /* Recovered bytes are read: both dead letters are found. */
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "dl2", &c), 0);
+    as_cursor_want_types(c, 1u << AS_BREC_DEADLETTER);
+    fx_read_dl(fx, c, 2, both, &read);
+    assert_true(read >= 2000 * 1000);
+    as_cursor_close(c);
+    fx_close(fx);
+}
+
 static void
 test_fsync_modes(void **state)
 {
@@ -1305,6 +1396,7 @@ main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_want_filter, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_want_types, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fsync_modes, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_place_after_delete,
