@@ -77,6 +77,8 @@ struct as_buffer_stats {
     uint64_t dropped_full;       /* rejected with drop_newest */
     int64_t oldest_unshipped_ns; /* received_ns of the oldest record not
                                     passed by every cursor; 0 = none */
+    uint64_t read_bytes;         /* read from segments (cursors, the scan
+                                    for oldest_unshipped_ns) in this run */
 };
 
 /*
@@ -152,6 +154,15 @@ void as_rbatch_free(struct as_rbatch *rb);
 int as_buffer_cursor_open(struct as_buffer *b, const char *name,
                           struct as_cursor **out);
 void as_cursor_close(struct as_cursor *c);
+
+/*
+ * Declares that the want() given to as_cursor_read takes no record whose
+ * type is not in types, a mask of (1u << AS_BREC_EVENT) and (1u <<
+ * AS_BREC_DEADLETTER); 0 (the default) means any.  The cursor then passes,
+ * without reading them, the bytes written by this process that hold no
+ * record of those types (the dead-letter cursor skips the events).
+ */
+void as_cursor_want_types(struct as_cursor *c, unsigned types);
 
 /*
  * Reads up to max_n records / max_bytes of payload that are readable and

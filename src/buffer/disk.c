@@ -56,15 +56,16 @@
 #include "buffer.h"
 #include "segment.h"
 
-#define DISK_SEG_MAX     (64ull << 20)
-#define DISK_SEG_MIN     (1ull << 20)
-#define DISK_FLUSH_AT    (1u << 20) /* staged bytes that start a flush */
+#define DISK_SEG_MAX      (64ull << 20)
+#define DISK_SEG_MIN      (1ull << 20)
+#define DISK_FLUSH_AT     (1u << 20) /* staged bytes that start a flush */
 /* Staged while a flush is in flight: just under 2 MiB, so that a staging
  * area stays in one 2 MiB allocation (as_buf doubles past it). */
-#define DISK_MEM_HIGH    ((2u << 20) - (64u << 10))
-#define DISK_RETRY_MS    1000
-#define DISK_OLDEST_SCAN 256 /* frames scanned for oldest_ns */
-#define DISK_PATH_MAX    4096
+#define DISK_MEM_HIGH     ((2u << 20) - (64u << 10))
+#define DISK_RETRY_MS     1000
+#define DISK_OLDEST_SCAN  256  /* frames scanned for oldest_ns */
+#define DISK_OLDEST_CHUNK 4096 /* its reads: about a frame or a few */
+#define DISK_PATH_MAX     4096
 
 struct disk_seg {
     uint64_t id;
@@ -73,6 +74,9 @@ struct disk_seg {
     uint64_t end;          /* end including staged and in-flight bytes */
     uint64_t head;         /* end of the snapshot (0 = unknown) */
     uint64_t trusted_from; /* bytes from here on were written in this run */
+    /* Just past the last record of each type staged in this run (0 =
+     * none); indexed by AS_BREC_EVENT and AS_BREC_DEADLETTER. */
+    uint64_t type_end[AS_BREC_DEADLETTER + 1];
 };
 
 /* A run of staged bytes that goes to one segment file. */
@@ -99,6 +103,7 @@ struct as_cursor {
     struct as_bpos rpos, cpos; /* read and committed positions */
     struct as__reader rd;
     uint64_t rd_seg; /* segment rd is bound to (0 = none) */
+    unsigned types;  /* as_cursor_want_types (0 = any) */
     bool sync;       /* the cursor file needs an fsync (always) */
     struct as_cursor *next;
 };
@@ -148,6 +153,19 @@ struct as_buffer {
     struct as_cursor *cursors;
     struct as_buffer_stats stats;
     int64_t oldest_ns;
+    /*
+     * The scan for oldest_ns (disk_oldest_scan): its reader, bound to
+     * segment old_seg (0 = none), and what it found from old_from: the
+     * first EVENT/DEADLETTER at old_at (received_ns old_ns != 0), or
+     * (old_ns == 0) none in old_frames frames up to old_at, where it
+     * resumes.  old_valid: that is known.
+     */
+    struct as__reader old_rd;
+    uint64_t old_seg;
+    bool old_valid;
+    struct as_bpos old_from, old_at;
+    int64_t old_ns;
+    size_t old_frames;
     struct as_ratelimit rl_drop, rl_io, rl_corrupt;
 };
 
@@ -330,50 +348,88 @@ disk_min_pos(struct as_buffer *b, struct as_bpos *min)
     return true;
 }
 
+/*
+ * The received_ns of the first EVENT or DEADLETTER record at or after min
+ * in the readable bytes, looking at most DISK_OLDEST_SCAN frames; 0 when
+ * there is none.  Segments only grow and min only moves forward between
+ * commits, so the last scan's result is kept: while min lies between the
+ * last scan's start and the record it found, that record is the answer;
+ * a scan that found nothing resumes where it stopped when min has not
+ * moved (the frames before it stay the same); else it starts again at min.
+ */
+static int64_t
+disk_oldest_scan(struct as_buffer *b, const struct as_bpos *min)
+{
+    struct as__frame f;
+    struct as_brec br;
+    struct as_bpos at;
+    uint64_t skipped = 0, before;
+    size_t frames = 0;
+    int r;
+
+    if (b->old_valid && b->old_ns != 0 &&
+        disk_pos_cmp(min, &b->old_from) >= 0 &&
+        disk_pos_cmp(min, &b->old_at) <= 0) {
+        return b->old_ns;
+    }
+    at = *min;
+    if (b->old_valid && b->old_ns == 0 &&
+        disk_pos_cmp(min, &b->old_from) == 0) {
+        at = b->old_at;
+        frames = b->old_frames;
+    }
+    b->old_valid = false;
+    b->old_from = *min;
+    b->old_ns = 0;
+    for (struct disk_seg *s = disk_seg_from(b, at.segment);
+         s != NULL && frames < DISK_OLDEST_SCAN;) {
+        if (s->id != at.segment) {
+            at.segment = s->id;
+            at.offset = 0;
+        }
+        if ((r = disk_seg_fd(b, s)) < 0) {
+            return 0; /* not known: scanned again next time */
+        }
+        if (b->old_seg != s->id) {
+            as__reader_reset(&b->old_rd, r);
+            b->old_seg = s->id;
+        }
+        b->old_rd.limit = s->size;
+        before = b->old_rd.bytes_read;
+        while (frames < DISK_OLDEST_SCAN &&
+               as__reader_next(&b->old_rd, &at.offset, &f, &skipped) ==
+                   AS__RD_OK) {
+            frames++;
+            if (as__brec_decode(f.body, f.len, &br) == 0 &&
+                (br.type == AS_BREC_EVENT || br.type == AS_BREC_DEADLETTER)) {
+                b->old_ns = br.received_ns;
+                at.offset = f.off;
+                break;
+            }
+        }
+        b->stats.read_bytes += b->old_rd.bytes_read - before;
+        if (b->old_ns != 0 || s == disk_seg_last(b) || s->size != s->end) {
+            break;
+        }
+        s++;
+    }
+    b->old_valid = true;
+    b->old_at = at;
+    b->old_frames = frames;
+    return b->old_ns;
+}
+
 static void
 disk_recompute_oldest(struct as_buffer *b)
 {
     struct as_bpos min;
-    struct as__reader rd;
-    struct as__frame f;
-    struct as_brec br;
-    uint64_t pos, skipped = 0;
-    size_t frames = 0;
-    int64_t found = 0;
-    int r;
+    int64_t found;
 
     b->oldest_ns = 0;
     if (!disk_min_pos(b, &min)) {
         return;
     }
-    as__reader_init(&rd, -1, 0);
-    pos = min.offset;
-    for (struct disk_seg *s = disk_seg_from(b, min.segment);
-         s != NULL && found == 0 && frames < DISK_OLDEST_SCAN;) {
-        if (s->id != min.segment) {
-            pos = 0;
-        }
-        min.segment = s->id;
-        if ((r = disk_seg_fd(b, s)) < 0) {
-            break;
-        }
-        as__reader_reset(&rd, r);
-        rd.limit = s->size;
-        while (frames < DISK_OLDEST_SCAN &&
-               as__reader_next(&rd, &pos, &f, &skipped) == AS__RD_OK) {
-            frames++;
-            if (as__brec_decode(f.body, f.len, &br) == 0 &&
-                (br.type == AS_BREC_EVENT || br.type == AS_BREC_DEADLETTER)) {
-                found = br.received_ns;
-                break;
-            }
-        }
-        if (s == disk_seg_last(b) || s->size != s->end) {
-            break;
-        }
-        s++;
-    }
-    as__reader_free(&rd);
+    found = disk_oldest_scan(b, &min);
     if (found == 0) {
         found = b->st[!b->cur].first_ns;
     }
@@ -437,6 +493,7 @@ disk_stage_put(struct as_buffer *b, const struct as_brec *r, size_t size)
     s->end += size;
     b->bytes += size;
     if (r->type == AS_BREC_EVENT || r->type == AS_BREC_DEADLETTER) {
+        s->type_end[r->type] = s->end;
         if (st->first_ns == 0) {
             st->first_ns = r->received_ns;
         }
@@ -536,6 +593,7 @@ disk_release(struct as_buffer *b)
         }
     }
     free(b->segs);
+    as__reader_free(&b->old_rd);
     disk_stage_free(&b->st[0]);
     disk_stage_free(&b->st[1]);
     disk_free_paths(b);
@@ -925,6 +983,8 @@ as_buffer_open(uv_loop_t *loop, const char *dir,
         return r;
     }
     b = as_calloc(1, sizeof(*b));
+    as__reader_init(&b->old_rd, -1, 0);
+    b->old_rd.chunk = DISK_OLDEST_CHUNK;
     b->loop = loop;
     b->mem = conf->type == AS_BUFFER_MEMORY;
     b->dir = as_strdup(dir);
@@ -1200,6 +1260,31 @@ as_cursor_close(struct as_cursor *c)
 }
 
 void
+as_cursor_want_types(struct as_cursor *c, unsigned types)
+{
+    c->types = types;
+}
+
+/*
+ * Whether c wants nothing in s from off on: those bytes were written in
+ * this run and hold no record of the types c takes.
+ */
+static bool
+disk_nothing_wanted(const struct as_cursor *c, const struct disk_seg *s,
+                    uint64_t off)
+{
+    if (c->types == 0 || off < s->trusted_from) {
+        return false;
+    }
+    for (unsigned t = AS_BREC_EVENT; t <= AS_BREC_DEADLETTER; t++) {
+        if ((c->types & 1u << t) != 0 && s->type_end[t] > off) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void
 as_cursor_rewind(struct as_cursor *c)
 {
     c->rpos = c->cpos;
@@ -1286,7 +1371,7 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
     struct as__frame f;
     struct as_brec br;
     struct as_bpos pos;
-    uint64_t skipped = 0;
+    uint64_t skipped = 0, before = c->rd.bytes_read;
     size_t bytes = 0;
     int r = 0, fd;
 
@@ -1307,6 +1392,9 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
         }
         c->rd.limit = s->size;
         c->rd.trusted_from = s->trusted_from;
+        if (pos.offset < s->size && disk_nothing_wanted(c, s, pos.offset)) {
+            pos.offset = s->size; /* passed unread */
+        }
         r = as__reader_next(&c->rd, &pos.offset, &f, &skipped);
         if (r == AS__RD_OK) {
             if (as__brec_decode(f.body, f.len, &br) != 0) {
@@ -1352,6 +1440,7 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
                         c->name, skipped);
         }
     }
+    b->stats.read_bytes += c->rd.bytes_read - before;
     disk_rb_finish(rb);
     c->rpos = pos;
     rb->end = pos;

@@ -22,9 +22,8 @@
 #include "core/mem.h"
 #include "segment.h"
 
-#define SEGMENT_READ_CHUNK (256u << 10)
-#define SEGMENT_FIXED      20 /* version..received_ns */
-#define SEGMENT_POS        36
+#define SEGMENT_FIXED 20 /* version..received_ns */
+#define SEGMENT_POS   36
 
 static uint32_t
 segment_crc(const void *p, size_t n)
@@ -323,8 +322,10 @@ as__reader_init(struct as__reader *rd, int fd, uint64_t limit)
     rd->fd = fd;
     rd->limit = limit;
     rd->trusted_from = UINT64_MAX;
+    rd->chunk = AS__READ_CHUNK;
     as_buf_init(&rd->win, 0);
     rd->win_off = 0;
+    rd->bytes_read = 0;
 }
 
 void
@@ -350,7 +351,8 @@ as__reader_reset(struct as__reader *rd, int fd)
 static const char *
 segment_window(struct as__reader *rd, uint64_t off, size_t n, int *err)
 {
-    uint64_t want;
+    uint64_t want, wend = rd->win_off + rd->win.len;
+    size_t keep = 0;
     ssize_t got;
     int r;
 
@@ -358,17 +360,26 @@ segment_window(struct as__reader *rd, uint64_t off, size_t n, int *err)
     if (off > rd->limit || n > rd->limit - off) {
         return NULL;
     }
-    if (off >= rd->win_off && off + n <= rd->win_off + rd->win.len) {
+    if (off >= rd->win_off && off + n <= wend) {
         return rd->win.data + (off - rd->win_off);
     }
-    /* Refill from off, reading at least a chunk (never past limit). */
-    want = n < SEGMENT_READ_CHUNK ? SEGMENT_READ_CHUNK : n;
+    /*
+     * Refill from off, to at least a chunk (never past limit).  The bytes
+     * of the window from off on are moved to its front and not read again:
+     * here off + n > wend, so keep < n <= want.
+     */
+    want = n < rd->chunk ? rd->chunk : n;
     if (want > rd->limit - off) {
         want = rd->limit - off;
     }
-    rd->win.len = 0;
+    if (off >= rd->win_off && off < wend) {
+        keep = (size_t) (wend - off);
+        memmove(rd->win.data, rd->win.data + (off - rd->win_off), keep);
+    }
+    rd->win.len = keep;
     rd->win_off = off;
-    if ((r = as_buf_reserve(&rd->win, (size_t) want)) != 0) {
+    if ((r = as_buf_reserve(&rd->win, (size_t) want - keep)) != 0) {
+        rd->win.len = 0;
         *err = r;
         return NULL;
     }
@@ -387,6 +398,7 @@ segment_window(struct as__reader *rd, uint64_t off, size_t n, int *err)
             break; /* file shorter than limit: treat as the end */
         }
         rd->win.len += (size_t) got;
+        rd->bytes_read += (uint64_t) got;
     }
     if (rd->win.len < n) {
         return NULL;
@@ -413,10 +425,13 @@ segment_check(struct as__reader *rd, uint64_t off, struct as__frame *f)
     if (len > AS__FRAME_MAX) {
         return 0;
     }
-    body = segment_window(rd, off + AS__FRAME_HDR, len, &err);
-    if (body == NULL) {
+    /* The whole frame, so that the window keeps its header: a resync
+     * after a bad checksum starts inside it, at off + 1. */
+    if ((h = segment_window(rd, off, AS__FRAME_HDR + (size_t) len, &err)) ==
+        NULL) {
         return err;
     }
+    body = h + AS__FRAME_HDR;
     if (off < rd->trusted_from && segment_crc(body, len) != crc) {
         return 0;
     }
@@ -435,6 +450,7 @@ as__reader_next(struct as__reader *rd, uint64_t *pos, struct as__frame *f,
         AS__FRAME_MAGIC & 0xff, (AS__FRAME_MAGIC >> 8) & 0xff,
         (AS__FRAME_MAGIC >> 16) & 0xff, AS__FRAME_MAGIC >> 24};
     uint64_t off;
+    size_t step;
     int r;
 
     if (*pos >= rd->limit) {
@@ -448,15 +464,14 @@ as__reader_next(struct as__reader *rd, uint64_t *pos, struct as__frame *f,
         return AS__RD_OK;
     }
     /* Damaged: look for the next magic whose frame verifies. */
+    step = rd->chunk > AS__FRAME_HDR ? rd->chunk : AS__FRAME_HDR;
     off = *pos + 1;
     while (off + AS__FRAME_HDR <= rd->limit) {
         const char *w, *hit;
         size_t avail;
         int err;
 
-        avail = (size_t) (rd->limit - off < SEGMENT_READ_CHUNK
-                              ? rd->limit - off
-                              : SEGMENT_READ_CHUNK);
+        avail = (size_t) (rd->limit - off < step ? rd->limit - off : step);
         if ((w = segment_window(rd, off, avail, &err)) == NULL) {
             return err < 0 ? err : AS__RD_TORN;
         }

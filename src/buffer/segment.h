@@ -66,9 +66,14 @@ void as__cursor_encode(unsigned char out[AS__CURSOR_SIZE],
                        const struct as_bpos *pos);
 int as__cursor_decode(const unsigned char *p, size_t len, struct as_bpos *pos);
 
+#define AS__READ_CHUNK (256u << 10) /* as__reader's default chunk */
+
 /*
  * A sequential reader over one segment file: a window of bytes read with
- * pread, never past limit (the readable end).  fd is borrowed.
+ * pread, never past limit (the readable end).  fd is borrowed.  When a
+ * frame is not wholly in the window, the window's bytes from the frame on
+ * are kept and only the rest is read (at least chunk bytes in all), so a
+ * reader that moves forward reads each byte of the file once.
  */
 struct as__reader {
     int fd;
@@ -76,8 +81,10 @@ struct as__reader {
     /* Frames at or past this offset were written by this process in this
      * run and are not checksummed again on read (UINT64_MAX = check all). */
     uint64_t trusted_from;
+    size_t chunk; /* bytes read at least per refill (> 0) */
     struct as_buf win;
     uint64_t win_off;
+    uint64_t bytes_read; /* bytes pread so far (for tests and stats) */
 };
 
 struct as__frame {

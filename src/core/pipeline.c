@@ -1811,6 +1811,9 @@ pipe_output_start(struct pipe_output *po)
                       as_strerror(rc));
         return rc;
     }
+    /* What pipe_want_cb takes. */
+    as_cursor_want_types(po->cur, po->deadletter ? 1u << AS_BREC_DEADLETTER
+                                                 : 1u << AS_BREC_EVENT);
     if (po->out.ops->start != NULL &&
         (rc = po->out.ops->start(&po->out)) != 0) {
         as_slog_error(po->out.prefix, "cannot start: %s", as_strerror(rc));

@@ -6,7 +6,8 @@
  * struct tail_file per followed file (its fd, path, fingerprint head and
  * carry buffer for a partial last line), one uv_fs_event_t per watched
  * directory, the rescan timer, the idle handle that drives reading, and one
- * shared read buffer of TAIL_CHUNK bytes.
+ * spare read buffer of TAIL_CHUNK bytes, lent to a file that was paused
+ * in the middle of a chunk until it has split the rest.
  *
  * Invariants:
  * - A file is followed by its fd and identified by dev + inode (+ the
@@ -21,7 +22,11 @@
  * - Reading happens only in the idle callback, one chunk per file per loop
  *   turn, so the loop is never starved; rotated files are drained before
  *   active ones so that older lines go first.  pause stops delivery after
- *   the current line (the rest of the chunk is read again on resume).
+ *   the current line; the rest of the chunk stays with its file (pend) and
+ *   is split on resume, so no byte of a file is read twice while its
+ *   offset only moves forward.  The pending bytes are [offset, offset +
+ *   pend_len); they are dropped whenever offset is moved (truncation, new
+ *   contents) or the file shrank below their end, and are then read again.
  * - stop closes every handle and fd; done runs after the last close_cb.
  * - Positions carry the file's current name as source.  A file renamed
  *   within its directory is followed under its new name (found by inode), so
@@ -89,6 +94,11 @@ struct tail_file {
     size_t head_len;       /* known first bytes of the file */
     uint64_t fp;           /* as_tail_fp(head, head_len) */
     struct as_carry carry; /* the partial line: max_line + 1 bytes kept */
+    /* Read but not split yet (pause): pend_len bytes at pbuf + pend_pos,
+     * the file's bytes from offset on.  pbuf (TAIL_CHUNK bytes) is NULL
+     * unless some are pending. */
+    char *pbuf;
+    size_t pend_pos, pend_len;
     unsigned char win[TAIL_WIN];
     size_t win_len; /* the bytes [offset - win_len, offset) */
     /*
@@ -277,6 +287,22 @@ tail_find_ino(struct tail_ctx *ctx, uint64_t dev, uint64_t ino)
     return NULL;
 }
 
+/* Drops f's pending bytes (they are read again from offset). */
+static void
+tail_pend_drop(struct tail_ctx *ctx, struct tail_file *f)
+{
+    if (f->pbuf == NULL) {
+        return;
+    }
+    if (ctx->rbuf == NULL) {
+        ctx->rbuf = f->pbuf;
+    } else {
+        free(f->pbuf);
+    }
+    f->pbuf = NULL;
+    f->pend_pos = f->pend_len = 0;
+}
+
 /* Recomputes the fingerprint after head grew. */
 static void
 tail_head_extend(struct tail_file *f, const char *p, uint64_t off, size_t n)
@@ -381,13 +407,44 @@ tail_win_add(struct tail_file *f, const char *p, size_t n)
     f->win_len = keep + n;
 }
 
+/*
+ * Splits the rest of the chunk read before a pause, or keeps it pending
+ * again (with its buffer) when the core paused once more.
+ */
+static void
+tail_split_pending(struct tail_ctx *ctx, struct tail_file *f)
+{
+    const char *p = f->pbuf + f->pend_pos;
+    uint64_t base = f->offset;
+    size_t used;
+
+    tail_split(ctx, f, p, f->pend_len);
+    used = (size_t) (f->offset - base);
+    tail_win_add(f, p, used);
+    f->pend_pos += used;
+    f->pend_len -= used;
+    if (f->pend_len == 0) {
+        tail_pend_drop(ctx, f);
+    }
+    /* Whether more follows is known only by reading on. */
+    f->dirty = true;
+}
+
 /* Reads and splits one chunk of f. */
 static void
 tail_read_chunk(struct tail_ctx *ctx, struct tail_file *f)
 {
     uint64_t base = f->offset;
+    size_t used;
     ssize_t n;
 
+    if (f->pend_len > 0) {
+        tail_split_pending(ctx, f);
+        return;
+    }
+    if (ctx->rbuf == NULL) {
+        ctx->rbuf = as_malloc(TAIL_CHUNK);
+    }
     do {
         n = pread(f->fd, ctx->rbuf, TAIL_CHUNK, (off_t) f->offset);
     } while (n < 0 && errno == EINTR);
@@ -404,11 +461,20 @@ tail_read_chunk(struct tail_ctx *ctx, struct tail_file *f)
         f->dirty = false;
         return;
     }
+    ctx->stats.bytes_read += (uint64_t) n;
     f->changed_ms = uv_now(ctx->in->loop);
     f->dirty = (size_t) n == TAIL_CHUNK;
     tail_head_extend(f, ctx->rbuf, f->offset, (size_t) n);
     tail_split(ctx, f, ctx->rbuf, (size_t) n);
-    tail_win_add(f, ctx->rbuf, (size_t) (f->offset - base));
+    used = (size_t) (f->offset - base);
+    tail_win_add(f, ctx->rbuf, used);
+    if (used < (size_t) n) {
+        /* Paused mid-chunk: the file keeps the rest and the buffer. */
+        f->pbuf = ctx->rbuf;
+        f->pend_pos = used;
+        f->pend_len = (size_t) n - used;
+        ctx->rbuf = NULL;
+    }
 }
 
 /*
@@ -566,6 +632,7 @@ tail_restart_file(struct tail_ctx *ctx, struct tail_file *f, const char *why)
                  "from the beginning",
                  why, f->path, (unsigned long long) f->offset);
     tail_drain_copy(ctx, f);
+    tail_pend_drop(ctx, f);
     f->offset = 0;
     f->emit_off = 0;
     f->win_len = 0;
@@ -600,6 +667,10 @@ tail_check(struct tail_ctx *ctx, struct tail_file *f)
     if ((uint64_t) st.st_size < f->offset) {
         tail_restart_file(ctx, f, "truncation of");
         return;
+    }
+    if ((uint64_t) st.st_size < f->offset + f->pend_len) {
+        /* Shrank below what was read ahead: read it again. */
+        tail_pend_drop(ctx, f);
     }
     if (f->head_len > 0) {
         if (as_tail_read_head(f->fd, now, f->head_len, &got) != 0 ||
@@ -692,6 +763,7 @@ tail_watch_dir(struct tail_ctx *ctx, const char *dir)
 static void
 tail_file_free(struct tail_file *f)
 {
+    free(f->pbuf);
     free(f->path);
     free(f->origin);
     for (size_t i = 0; i < f->n_aliases; i++) {
@@ -1189,6 +1261,7 @@ tail_recover(struct tail_ctx *ctx)
             if (s->pos.fp_len <= f->head_len &&
                 as_tail_fp(f->head, s->pos.fp_len) == s->pos.fp &&
                 s->pos.offset > f->offset) {
+                tail_pend_drop(ctx, f);
                 f->offset = f->emit_off = s->pos.offset;
             }
             if (strcmp(f->path, s->source) != 0 &&

@@ -17,6 +17,8 @@ extern const struct as_input_ops as_input_tail_ops;
 struct as_tail_stats {
     uint64_t lines;           /* lines delivered (emit calls) */
     uint64_t bytes;           /* file bytes consumed, newlines included */
+    uint64_t bytes_read;      /* file bytes read (each once, unless a file
+                                 shrank or was truncated under a pause) */
     uint64_t truncated_lines; /* lines longer than max_line_bytes */
     uint64_t files_open;      /* files currently open (gauge) */
     uint64_t rotations;       /* rename/delete rotations seen */

@@ -533,6 +533,75 @@ test_two_cursors(void **state)
     fx_close(fx);
 }
 
+/*
+ * oldest_unshipped_ns follows the slowest cursor, and its scan reads the
+ * segment bytes once: not again from the slowest position at every commit
+ * of a faster cursor.  A scan that found only state records goes on when
+ * an event becomes readable behind them.
+ */
+static void
+test_oldest_scan(void **state)
+{
+    struct fx *fx = *state;
+    const struct as_bpos start = {1, 0};
+    struct as_buffer_stats st;
+    struct as_cursor *out, *dl;
+    struct as_rbatch rb;
+    struct as_brec r;
+    uint64_t next = 1, before;
+
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &out), 0);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "dl", &dl), 0);
+    memset(&r, 0, sizeof(r));
+    r.type = AS_BREC_STATE;
+    r.payload = "";
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(as_buffer_append(fx->b, &r), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_cursor_commit(out, &start), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 0);
+    for (uint64_t i = 1; i <= 3000; i++) {
+        assert_int_equal(fx_append(fx, i, 1000), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_cursor_commit(out, &start), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 1001);
+    before = st.read_bytes;
+    /* 30 commits of out while dl stays at the start. */
+    assert_int_equal(fx_drain(out, &next, 100, true), 3000);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 1001);
+    if (st.read_bytes - before > st.bytes) {
+        fail_msg("read %llu bytes of a %llu byte buffer",
+                 (unsigned long long) (st.read_bytes - before),
+                 (unsigned long long) st.bytes);
+    }
+    as_rbatch_init(&rb);
+    assert_int_equal(as_cursor_read(dl, 1500, 1 << 30, NULL, NULL, &rb), 1500);
+    assert_int_equal(as_cursor_commit(dl, &rb.end), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 2501);
+    assert_int_equal(as_cursor_read(dl, 1, 1 << 30, NULL, NULL, &rb), 1);
+    assert_int_equal(as_cursor_commit(dl, &rb.end), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 2502);
+    as_rbatch_free(&rb);
+    next = 1502;
+    assert_int_equal(fx_drain(dl, &next, 700, true), 1499);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 0);
+    assert_int_equal(fx_append(fx, 3001, 10), 0);
+    as_buffer_get_stats(fx->b, &st);
+    assert_int_equal(st.oldest_unshipped_ns, 4001);
+    as_cursor_close(out);
+    as_cursor_close(dl);
+    fx_close(fx);
+}
+
 static void
 test_cursor_persistence(void **state)
 {
@@ -879,6 +948,97 @@ test_want_filter(void **state)
     fx_close(fx);
 }
 
+static bool
+fx_want_dl(void *arg, const struct as_brec *r)
+{
+    (void) arg;
+    return r->type == AS_BREC_DEADLETTER;
+}
+
+/* Reads through c with fx_want_dl: the seqs of the records, and the bytes
+ * the buffer read for that. */
+static void
+fx_read_dl(struct fx *fx, struct as_cursor *c, size_t n, const uint64_t *seqs,
+           uint64_t *read)
+{
+    struct as_buffer_stats st;
+    struct as_rbatch rb;
+    uint64_t before;
+
+    as_buffer_get_stats(fx->b, &st);
+    before = st.read_bytes;
+    as_rbatch_init(&rb);
+    assert_int_equal(as_cursor_read(c, 1000, 1 << 30, fx_want_dl, NULL, &rb),
+                     (int) n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rb.recs[i].seq, seqs[i]);
+    }
+    assert_int_equal(as_cursor_commit(c, &rb.end), 0);
+    assert_int_equal(as_cursor_read(c, 1000, 1 << 30, fx_want_dl, NULL, &rb),
+                     0);
+    as_rbatch_free(&rb);
+    as_buffer_get_stats(fx->b, &st);
+    *read = st.read_bytes - before;
+}
+
+/*
+ * A cursor that takes only dead letters passes the events written in this
+ * run without reading them, still finds every dead letter (also one written
+ * later, and, after a restart, in the recovered segment, which it reads),
+ * and ends where a reading cursor ends.
+ */
+static void
+test_want_types(void **state)
+{
+    struct fx *fx = *state;
+    static const uint64_t first[] = {4}, later[] = {2005}, both[] = {4, 2005};
+    struct as_buffer_stats st;
+    struct as_cursor *c, *all;
+    uint64_t read;
+
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "dl", &c), 0);
+    as_cursor_want_types(c, 1u << AS_BREC_DEADLETTER);
+    for (uint64_t i = 1; i <= 2000; i++) {
+        assert_int_equal(
+            fx_append_type(fx, i == 4 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
+                           "in", i, 1000),
+            0);
+    }
+    fx_run(fx);
+    fx_read_dl(fx, c, 1, first, &read);
+    as_buffer_get_stats(fx->b, &st);
+    /* The window around the dead letter only. */
+    assert_true(read <= AS__READ_CHUNK + 2048);
+    assert_true(st.bytes > 4 * (uint64_t) AS__READ_CHUNK);
+    for (uint64_t i = 2001; i <= 2010; i++) {
+        assert_int_equal(
+            fx_append_type(fx, i == 2005 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
+                           "in", i, 1000),
+            0);
+    }
+    fx_run(fx);
+    fx_read_dl(fx, c, 1, later, &read);
+    assert_true(read <= 10 * 1300);
+    fx_run(fx);
+    fx_read_dl(fx, c, 0, NULL, &read);
+    assert_int_equal(read, 0);
+    /* It ends where a cursor that reads everything ends. */
+    assert_int_equal(as_buffer_cursor_open(fx->b, "all", &all), 0);
+    assert_int_equal(fx_drain(all, NULL, 1000, true), 2010);
+    as_cursor_close(all);
+    as_cursor_close(c);
+    fx_close(fx);
+    /* Recovered bytes are read: both dead letters are found. */
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "dl2", &c), 0);
+    as_cursor_want_types(c, 1u << AS_BREC_DEADLETTER);
+    fx_read_dl(fx, c, 2, both, &read);
+    assert_true(read >= 2000 * 1000);
+    as_cursor_close(c);
+    fx_close(fx);
+}
+
 static void
 test_fsync_modes(void **state)
 {
@@ -1130,12 +1290,138 @@ test_deferred_checksum(void **state)
     }
 }
 
+/* Appends to fd one EVENT frame with seq and a payload of len bytes
+ * derived from seq; returns the frame's size. */
+static size_t
+put_frame(int fd, uint64_t seq, size_t len)
+{
+    struct as_brec r;
+    char *payload = malloc(len + 1), *buf;
+    size_t n;
+
+    assert_non_null(payload);
+    for (size_t i = 0; i < len; i++) {
+        payload[i] = (char) ('a' + (seq + i) % 26);
+    }
+    memset(&r, 0, sizeof(r));
+    r.type = AS_BREC_EVENT;
+    r.seq = seq;
+    r.input = "in";
+    r.payload = payload;
+    r.payload_len = len;
+    n = as__frame_size(&r);
+    assert_true(n > 0);
+    buf = malloc(n);
+    assert_non_null(buf);
+    as__frame_encode(buf, &r, n);
+    assert_int_equal(write(fd, buf, n), (ssize_t) n);
+    free(buf);
+    free(payload);
+    return n;
+}
+
+/* Frame i's payload length: small, medium, some larger than a chunk. */
+static size_t
+frame_len(uint64_t i)
+{
+    if (i % 17 == 5) {
+        return AS__READ_CHUNK + 1000 + (size_t) i; /* > the default chunk */
+    }
+    return (size_t) ((i * 7919) % 40000);
+}
+
+/*
+ * Reads frames 0..n-1 (see put_frame) from *pos with rd; checks each, and
+ * that the damaged one (seq bad, or none: UINT64_MAX) was skipped.
+ */
+static void
+read_frames(struct as__reader *rd, uint64_t *pos, uint64_t from, uint64_t n,
+            uint64_t bad, uint64_t *skipped)
+{
+    struct as__frame f;
+    struct as_brec br;
+
+    for (uint64_t i = from; i < n; i++) {
+        if (i == bad) {
+            continue;
+        }
+        assert_int_equal(as__reader_next(rd, pos, &f, skipped), AS__RD_OK);
+        assert_int_equal(as__brec_decode(f.body, f.len, &br), 0);
+        assert_int_equal(br.seq, i);
+        assert_int_equal(br.payload_len, frame_len(i));
+        for (size_t k = 0; k < br.payload_len; k++) {
+            if (br.payload[k] != (char) ('a' + (i + k) % 26)) {
+                fail_msg("frame %llu byte %zu", (unsigned long long) i, k);
+            }
+        }
+    }
+}
+
+/*
+ * The reader's window at every chunk size, from a byte to the default:
+ * frames straddle the window's end at every place (in the header, in the
+ * body), some are larger than the chunk, one is damaged (resync), and the
+ * readable end grows between reads as for a cursor.  Every frame arrives
+ * intact and each byte of the file is read once.
+ */
+static void
+test_reader_window(void **state)
+{
+    struct fx *fx = *state;
+    static const size_t chunks[] = {1,   5,    12,    13,
+                                    100, 4096, 65536, AS__READ_CHUNK};
+    uint64_t offs[61], size = 0, bad = 23;
+    char path[256];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/frames", fx->root);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    for (uint64_t i = 0; i < 60; i++) {
+        offs[i] = size;
+        size += put_frame(fd, i, frame_len(i));
+    }
+    offs[60] = size;
+    /* Damage frame 23's body: the reader resyncs on frame 24's magic. */
+    assert_int_equal(pwrite(fd, "\xff", 1, (off_t) (offs[bad] + 20)), 1);
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        struct as__reader rd;
+        uint64_t pos = 0, skipped = 0;
+        struct as__frame f;
+
+        /* The first 40 frames are readable, then all 60. */
+        as__reader_init(&rd, fd, offs[40]);
+        rd.chunk = chunks[c];
+        read_frames(&rd, &pos, 0, 40, bad, &skipped);
+        assert_int_equal(as__reader_next(&rd, &pos, &f, &skipped), AS__RD_END);
+        assert_int_equal(pos, offs[40]);
+        rd.limit = size;
+        read_frames(&rd, &pos, 40, 60, bad, &skipped);
+        assert_int_equal(as__reader_next(&rd, &pos, &f, &skipped), AS__RD_END);
+        assert_int_equal(skipped, 1);
+        assert_int_equal(pos, size);
+        if (rd.bytes_read != size) {
+            fail_msg("chunk %zu: read %llu bytes of %llu", chunks[c],
+                     (unsigned long long) rd.bytes_read,
+                     (unsigned long long) size);
+        }
+        /* Going back re-reads: the window starts at the last frame. */
+        pos = offs[10];
+        read_frames(&rd, &pos, 10, 12, bad, &skipped);
+        assert_true(rd.bytes_read > size);
+        as__reader_free(&rd);
+    }
+    close(fd);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_bounds),
         cmocka_unit_test(test_deferred_checksum),
+        cmocka_unit_test_setup_teardown(test_reader_window, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_snapshot, fx_setup,
                                         fx_teardown),
@@ -1144,6 +1430,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_roll_and_delete, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_two_cursors, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_oldest_scan, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_cursor_persistence, fx_setup,
                                         fx_teardown),
@@ -1158,6 +1446,7 @@ main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_want_filter, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_want_types, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fsync_modes, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_place_after_delete,

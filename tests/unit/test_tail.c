@@ -61,7 +61,8 @@ struct harness {
     size_t n, cap;
     struct got_forget forgot[16];
     size_t n_forgot;
-    size_t pause_at; /* pause when this many lines arrived; 0 = never */
+    size_t pause_at;    /* pause when this many lines arrived; 0 = never */
+    size_t pause_every; /* pause after every this many lines; 0 = never */
     bool started, done;
     struct as_srcstate rec[4];
     size_t n_rec;
@@ -90,7 +91,8 @@ h_emit(struct as_input *in, const char *bytes, size_t len,
     assert_true(src->has_pos);
     l->pos = src->pos;
     l->flags = flags;
-    if (h->pause_at != 0 && h->n == h->pause_at) {
+    if ((h->pause_at != 0 && h->n == h->pause_at) ||
+        (h->pause_every != 0 && h->n % h->pause_every == 0)) {
         in->ops->pause(in);
     }
 }
@@ -1277,6 +1279,92 @@ test_pause_resume(void **state)
     free(p);
 }
 
+/*
+ * Pauses in the middle of chunks (also right after the line that straddles
+ * the first chunk boundary, which came from the carry) and at the end: the
+ * rest of a chunk is split on resume, not read again, so the bytes read
+ * are exactly the file's size, and every line still arrives once, in order,
+ * at its offset.
+ */
+static void
+test_pause_reads_once(void **state)
+{
+    struct harness *h = *state;
+    char *p = h_path(h, "app.log"), text[32];
+    struct as_tail_stats st;
+    const size_t total = 100000, every = 4033; /* 13 B lines: 3 chunks */
+    size_t i, want;
+    int fd;
+
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    for (i = 0; i < total; i++) {
+        fdprintf(fd, "line-%07zu\n", i);
+    }
+    close(fd);
+    h->pause_every = every;
+    h_pattern(h, "app.log");
+    h_start(h);
+    while (h->n < total) {
+        want = (h->n / every + 1) * every;
+        want = want < total ? want : total;
+        assert_true(h_wait(h, pred_lines, want, WAIT_MS));
+        assert_int_equal(h->n, want);
+        h->in.ops->resume(&h->in);
+    }
+    append(p, "late\n");
+    assert_true(h_wait(h, pred_lines, total + 1, WAIT_MS));
+    h_settle(h);
+    assert_int_equal(h->n, total + 1);
+    for (i = 0; i < total; i++) {
+        snprintf(text, sizeof(text), "line-%07zu", i);
+        assert_string_equal(h->lines[i].data, text);
+        assert_int_equal(h->lines[i].pos.offset, (i + 1) * 13);
+    }
+    assert_string_equal(h->lines[total].data, "late");
+    as_tail_stats(&h->in, &st);
+    assert_int_equal(st.bytes, total * 13 + 5);
+    assert_int_equal(st.bytes_read, total * 13 + 5);
+    free(p);
+}
+
+/*
+ * A file cut below the end of the bytes read ahead before a pause (its first
+ * bytes unchanged, so no restart): those bytes are dropped and what the
+ * file holds now is read, as when nothing was kept.
+ */
+static void
+test_pause_then_shrink(void **state)
+{
+    struct harness *h = *state;
+    char *p = h_path(h, "app.log"), text[32];
+    size_t i;
+    int fd;
+
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    for (i = 0; i < 5000; i++) {
+        fdprintf(fd, "line-%06zu\n", i);
+    }
+    close(fd);
+    h->pause_at = 100;
+    h_pattern(h, "app.log");
+    h_start(h);
+    assert_true(h_wait(h, pred_lines, 100, WAIT_MS));
+    assert_int_equal(truncate(p, 250 * 12), 0);
+    h_settle(h); /* the rescan timer stats it while paused */
+    h->in.ops->resume(&h->in);
+    assert_true(h_wait(h, pred_lines, 250, WAIT_MS));
+    h_settle(h);
+    assert_int_equal(h->n, 250);
+    for (i = 0; i < 250; i++) {
+        snprintf(text, sizeof(text), "line-%06zu", i);
+        assert_string_equal(h->lines[i].data, text);
+        assert_int_equal(h->lines[i].pos.offset, (i + 1) * 12);
+    }
+    free(p);
+}
+
 static void
 test_stop_closes(void **state)
 {
@@ -1391,6 +1479,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rotated_while_down, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_reads_once, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_then_shrink, h_setup,
+                                        h_teardown),
         cmocka_unit_test_setup_teardown(test_stop_closes, h_setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_init_checks, h_setup, h_teardown),
     };
