@@ -1364,8 +1364,9 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
 
 int
 as_cursor_read_upto(struct as_cursor *c, const struct as_bpos *upto,
-                    size_t max_n, bool (*want)(void *arg, const struct as_brec *r),
-                    void *arg, struct as_rbatch *rb)
+                    size_t max_n,
+                    bool (*want)(void *arg, const struct as_brec *r), void *arg,
+                    struct as_rbatch *rb)
 {
     return disk_cursor_read(c, max_n, SIZE_MAX, upto, want, arg, rb);
 }

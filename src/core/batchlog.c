@@ -103,9 +103,9 @@ as_batchlog_decode(const char *data, size_t len, struct as_batchlog_entry *e,
             x.bytes < x.n) {
             return AS_ERR_CORRUPT;
         }
-        if (count > 0 && (x.seg < e[count - 1].seg ||
-                          (x.seg == e[count - 1].seg &&
-                           x.off <= e[count - 1].off))) {
+        if (count > 0 &&
+            (x.seg < e[count - 1].seg ||
+             (x.seg == e[count - 1].seg && x.off <= e[count - 1].off))) {
             return AS_ERR_CORRUPT;
         }
         e[count++] = x;

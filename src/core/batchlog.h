@@ -61,7 +61,6 @@ int as_batchlog_write(const char *path, const void *data, size_t len,
  * AS_BATCHLOG_MAX) and *n.  Returns 0, -ENOENT when there is no journal,
  * AS_ERR_CORRUPT, or another -errno.
  */
-int as_batchlog_read(const char *path, struct as_batchlog_entry *e,
-                     size_t *n);
+int as_batchlog_read(const char *path, struct as_batchlog_entry *e, size_t *n);
 
 #endif

@@ -143,19 +143,19 @@ static void
 test_content_checks(void **state)
 {
     static const char *const bad[] = {
-        "3 10 1 1\n3 10 1 1\n",             /* same end twice */
-        "3 20 1 1\n3 10 1 1\n",             /* going back */
-        "4 0 1 1\n3 99 1 1\n",              /* going back a segment */
-        "3 10 0 0\n",                       /* no records */
-        "3 10 5 4\n",                       /* fewer bytes than records */
-        "3 10 1\n",                         /* a field missing */
-        "3 10 1 1 1\n",                     /* a field too many */
-        "3  10 1 1\n",                      /* two spaces */
-        "+3 10 1 1\n",                      /* a sign */
-        "3 10 1 1x\n",                      /* not a number */
-        "3 10 1 18446744073709551616\n",    /* past 64 bits */
-        "3 10 1 1\r\n",                     /* CRLF */
-        "3 10 1 1",                         /* no line end */
+        "3 10 1 1\n3 10 1 1\n",          /* same end twice */
+        "3 20 1 1\n3 10 1 1\n",          /* going back */
+        "4 0 1 1\n3 99 1 1\n",           /* going back a segment */
+        "3 10 0 0\n",                    /* no records */
+        "3 10 5 4\n",                    /* fewer bytes than records */
+        "3 10 1\n",                      /* a field missing */
+        "3 10 1 1 1\n",                  /* a field too many */
+        "3  10 1 1\n",                   /* two spaces */
+        "+3 10 1 1\n",                   /* a sign */
+        "3 10 1 1x\n",                   /* not a number */
+        "3 10 1 18446744073709551616\n", /* past 64 bits */
+        "3 10 1 1\r\n",                  /* CRLF */
+        "3 10 1 1",                      /* no line end */
     };
     struct as_buf many = AS_BUF_INIT;
     char line[64];
@@ -191,12 +191,10 @@ test_trailing_and_header(void **state)
     fill(e, 2);
     as_batchlog_encode(e, 2, &b);
     as_buf_puts(&b, "\n");
-    assert_int_equal(as_batchlog_decode(b.data, b.len, d, &n),
-                     AS_ERR_CORRUPT);
+    assert_int_equal(as_batchlog_decode(b.data, b.len, d, &n), AS_ERR_CORRUPT);
     as_buf_reset(&b);
     as_buf_puts(&b, "auditship-batches 2\nend 0 00000000\n");
-    assert_int_equal(as_batchlog_decode(b.data, b.len, d, &n),
-                     AS_ERR_CORRUPT);
+    assert_int_equal(as_batchlog_decode(b.data, b.len, d, &n), AS_ERR_CORRUPT);
     assert_int_equal(as_batchlog_decode("", 0, d, &n), AS_ERR_CORRUPT);
     as_buf_free(&b);
 }
@@ -235,9 +233,8 @@ test_file(void **state)
     assert_memory_equal(d, e + 1, 2 * sizeof(*e));
 
     /* Damaged on disk. */
-    assert_int_equal(as_batchlog_write(path, "auditship-batches 1\n3 4", 23,
-                                       false),
-                     0);
+    assert_int_equal(
+        as_batchlog_write(path, "auditship-batches 1\n3 4", 23, false), 0);
     assert_int_equal(as_batchlog_read(path, d, &n), AS_ERR_CORRUPT);
     assert_int_equal(n, 0);
 
