@@ -1388,6 +1388,8 @@ pipe_slot_send(struct pipe_slot *s)
  * destination may then get some events again under new keys).
  */
 
+static void pipe_journal_clear(struct pipe_output *po);
+
 static bool
 pipe_journal_wanted(const struct pipe_output *po)
 {
@@ -1444,7 +1446,9 @@ pipe_journal_open(struct pipe_output *po)
         }
     }
     po->n_replay = k;
-    if (k > 0) {
+    if (k == 0) {
+        pipe_journal_clear(po); /* the cursor passed every entry */
+    } else {
         as_slog_info(po->out.prefix,
                      "sending again first the %zu batch(es) not acknowledged "
                      "before the restart or reload, as they were cut (same "
