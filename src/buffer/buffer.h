@@ -177,6 +177,22 @@ int as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
                    struct as_rbatch *rb);
 
 /*
+ * Re-reads a batch whose end is known (a batch in flight before a restart,
+ * see pipeline.c "batch journal"): like as_cursor_read without a byte
+ * limit, but stops before the first record at or past `upto`, or after
+ * max_n records.  The caller checks rb->end == *upto (a position that is
+ * not a record boundary, or lies past the readable end, leaves it short of
+ * or past upto).  Returns the number of records read, or a negative error.
+ */
+int as_cursor_read_upto(struct as_cursor *c, const struct as_bpos *upto,
+                        size_t max_n,
+                        bool (*want)(void *arg, const struct as_brec *r),
+                        void *arg, struct as_rbatch *rb);
+
+/* The committed position (where a restart reads from). */
+void as_cursor_committed(const struct as_cursor *c, struct as_bpos *pos);
+
+/*
  * Readable bytes (framed records of every type) after the cursor's read
  * position: an upper bound on what as_cursor_read would return, without
  * reading.  Lets a reader wait for a batch to fill without reading the same

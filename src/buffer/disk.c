@@ -1361,10 +1361,12 @@ as_cursor_pending_bytes(struct as_cursor *c)
     return n;
 }
 
-int
-as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
-               bool (*want)(void *arg, const struct as_brec *r), void *arg,
-               struct as_rbatch *rb)
+/* as_cursor_read, stopping before any frame at or past upto (non-NULL). */
+static int
+disk_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
+                 const struct as_bpos *upto,
+                 bool (*want)(void *arg, const struct as_brec *r), void *arg,
+                 struct as_rbatch *rb)
 {
     struct as_buffer *b = c->b;
     struct disk_seg *s;
@@ -1382,6 +1384,9 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
     pos = c->rpos;
     s = disk_seg_find(b, pos.segment);
     while (s != NULL && rb->n < max_n) {
+        if (upto != NULL && disk_pos_cmp(&pos, upto) >= 0) {
+            break;
+        }
         if ((fd = disk_seg_fd(b, s)) < 0) {
             r = fd;
             break;
@@ -1448,6 +1453,29 @@ as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
         return r;
     }
     return (int) rb->n;
+}
+
+int
+as_cursor_read(struct as_cursor *c, size_t max_n, size_t max_bytes,
+               bool (*want)(void *arg, const struct as_brec *r), void *arg,
+               struct as_rbatch *rb)
+{
+    return disk_cursor_read(c, max_n, max_bytes, NULL, want, arg, rb);
+}
+
+int
+as_cursor_read_upto(struct as_cursor *c, const struct as_bpos *upto,
+                    size_t max_n,
+                    bool (*want)(void *arg, const struct as_brec *r), void *arg,
+                    struct as_rbatch *rb)
+{
+    return disk_cursor_read(c, max_n, SIZE_MAX, upto, want, arg, rb);
+}
+
+void
+as_cursor_committed(const struct as_cursor *c, struct as_bpos *pos)
+{
+    *pos = c->cpos;
 }
 
 int

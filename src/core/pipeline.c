@@ -27,6 +27,7 @@
 #include <openssl/rand.h>
 
 #include "buffer/buffer.h"
+#include "core/batchlog.h"
 #include "core/fsutil.h"
 #include "core/jcs.h"
 #include "core/log.h"
@@ -78,6 +79,7 @@ struct pipe_auditd {
 
 enum pipe_slot_state {
     PIPE_SLOT_FREE,
+    PIPE_SLOT_JOURNAL, /* read; sent once the journal holds it */
     PIPE_SLOT_SENDING, /* the output has batch */
     PIPE_SLOT_WAITING, /* retry backoff (or stopping with ranges left) */
     PIPE_SLOT_DONE,    /* every record acknowledged or dead-lettered */
@@ -95,6 +97,7 @@ struct pipe_slot {
     size_t n_todo, cap_todo;
     enum pipe_slot_state state;
     unsigned attempt; /* failed sends of the current range */
+    uint64_t jgen;    /* journal generation that records this batch */
     uv_timer_t timer; /* retry backoff */
 };
 
@@ -118,7 +121,18 @@ struct pipe_output {
     uint64_t hold_until; /* no new batch before (as_mono_ms) */
     uint64_t skip_seg;   /* segment of the last commit of skipped records */
     struct as_stage_counters c;
-    struct as_ratelimit rl, rl_split;
+    struct as_ratelimit rl, rl_split, rl_journal;
+    /* The batch journal (see "batch journal"); jpath NULL = none. */
+    char *jpath;
+    struct as_batchlog_entry replay[AS_BATCHLOG_MAX]; /* to form again */
+    size_t n_replay, i_replay;
+    uint64_t j_want, j_done; /* generations asked for, and written */
+    bool j_busy;             /* a write on the thread pool (fsync always) */
+    bool j_file;             /* the file may exist */
+    uint64_t j_gen;          /* generation being written by the pool */
+    int j_status;
+    struct as_buf j_data;
+    uv_work_t j_work;
 };
 
 /* A set of stages built from one config. */
@@ -1347,6 +1361,282 @@ pipe_slot_send(struct pipe_slot *s)
     po->out.ops->send(&po->out, b, pipe_send_done);
 }
 
+/* ---- batch journal ----
+ *
+ * After a restart (kill -9 included), a reload, or a stop that left
+ * batches unacknowledged, a runner reads again from its committed cursor.
+ * Cut anew, those records could form batches with other boundaries
+ * (max_events, max_bytes and the fill timeout fire differently), so a batch
+ * the destination had accepted would come back under another
+ * Idempotency-Key.  Outputs that do not record their own progress (no
+ * `acked`: http, cloudwatch_logs) therefore keep a journal of the batches
+ * in the ring (batchlog.h, state_dir/outputs/ID.batches): before a new
+ * batch is sent, the journal is rewritten with every batch in the ring, the
+ * new one included.  The write runs on the loop thread (like cursor
+ * commits); with buffer.fsync always it runs with fdatasync on the thread
+ * pool, one at a time, and the batch waits for it (PIPE_SLOT_JOURNAL).
+ *
+ * At start, the journaled batches whose end lies past the committed cursor
+ * are formed again first, in order, each exactly up to its recorded end
+ * (as_cursor_read_upto) and checked against its recorded count and bytes,
+ * before any new batch is cut; the same records give the same key.
+ * Entries the cursor passed are ignored when read and left out of the next
+ * write, and the file is removed when nothing is in flight, so it holds at
+ * most `concurrency` entries (more only while batches journaled under a
+ * larger concurrency are formed again).  A missing, damaged or unwritable
+ * journal never stops the runner: it warns and cuts batches as before (the
+ * destination may then get some events again under new keys).
+ */
+
+static void pipe_journal_clear(struct pipe_output *po);
+
+static bool
+pipe_journal_wanted(const struct pipe_output *po)
+{
+    return !po->deadletter && po->out.ops->acked == NULL &&
+           po->p->conf->buffer.type != AS_BUFFER_MEMORY;
+}
+
+/* Reads the journal left by the last run (once the cursor is open). */
+static void
+pipe_journal_open(struct pipe_output *po)
+{
+    struct as_batchlog_entry e[AS_BATCHLOG_MAX];
+    struct as_bpos cpos;
+    size_t n = 0, k = 0;
+    int rc;
+
+    po->n_replay = 0;
+    po->i_replay = 0;
+    if (!pipe_journal_wanted(po)) {
+        return;
+    }
+    as_asprintf(&po->jpath, "%s/outputs/%s.batches", po->out.state_dir,
+                po->out.id);
+    if ((rc = as_mkdirs(po->jpath, true)) != 0) {
+        as_slog_warn(po->out.prefix,
+                     "no batch journal (%s): %s; after a restart, batches in "
+                     "flight are cut anew (some events may reach the "
+                     "destination again under new Idempotency-Keys)",
+                     po->jpath, as_strerror(rc));
+        free(po->jpath);
+        po->jpath = NULL;
+        return;
+    }
+    rc = as_batchlog_read(po->jpath, e, &n);
+    if (rc == -ENOENT) {
+        return;
+    }
+    po->j_file = true;
+    if (rc != 0) {
+        as_slog_warn(po->out.prefix,
+                     "batch journal %s is unusable (%s): the batches not "
+                     "acknowledged before the restart or reload are cut "
+                     "anew (some events may reach the destination again "
+                     "under new Idempotency-Keys)",
+                     po->jpath,
+                     rc == AS_ERR_CORRUPT ? "damaged" : as_strerror(rc));
+        return;
+    }
+    as_cursor_committed(po->cur, &cpos);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].seg > cpos.segment ||
+            (e[i].seg == cpos.segment && e[i].off > cpos.offset)) {
+            po->replay[k++] = e[i];
+        }
+    }
+    po->n_replay = k;
+    if (k == 0) {
+        pipe_journal_clear(po); /* the cursor passed every entry */
+    } else {
+        as_slog_info(po->out.prefix,
+                     "sending again first the %zu batch(es) not acknowledged "
+                     "before the restart or reload, as they were cut (same "
+                     "Idempotency-Keys)",
+                     k);
+    }
+}
+
+/* The journal's text: every batch in the ring, then those to form again. */
+static void
+pipe_journal_encode(const struct pipe_output *po, struct as_buf *out)
+{
+    struct as_batchlog_entry e[AS_BATCHLOG_MAX];
+    size_t n = 0;
+
+    for (size_t i = 0; i < po->used && n < AS_BATCHLOG_MAX; i++) {
+        const struct pipe_slot *s = &po->slots[(po->head + i) % po->n_slots];
+
+        e[n].seg = s->rb.end.segment;
+        e[n].off = s->rb.end.offset;
+        e[n].n = s->rb.n;
+        e[n].bytes = s->rb.data.len;
+        n++;
+    }
+    for (size_t i = po->i_replay; i < po->n_replay && n < AS_BATCHLOG_MAX;
+         i++) {
+        e[n++] = po->replay[i];
+    }
+    as_buf_reset(out);
+    as_batchlog_encode(e, n, out);
+}
+
+/* Sends the batches the journal now holds (or parks them when stopping). */
+static void
+pipe_journal_release(struct pipe_output *po)
+{
+    for (size_t i = 0; i < po->used; i++) {
+        struct pipe_slot *s = &po->slots[(po->head + i) % po->n_slots];
+
+        if (s->state != PIPE_SLOT_JOURNAL) {
+            continue;
+        }
+        if (po->stopping) {
+            s->state = PIPE_SLOT_WAITING;
+        } else if (s->jgen <= po->j_done) {
+            pipe_slot_send(s);
+        }
+    }
+}
+
+static void
+pipe_journal_written(struct pipe_output *po, uint64_t gen, int status)
+{
+    if (status != 0 && as_ratelimit_ok(&po->rl_journal, 120000)) {
+        as_slog_warn(po->out.prefix,
+                     "cannot write the batch journal %s: %s; sending anyway "
+                     "(after a restart some events may reach the "
+                     "destination again under new Idempotency-Keys)",
+                     po->jpath, as_strerror(status));
+    }
+    po->j_done = gen;
+    pipe_journal_release(po);
+}
+
+static void pipe_journal_write(struct pipe_output *po);
+
+static void
+pipe_journal_work_cb(uv_work_t *w)
+{
+    struct pipe_output *po = w->data;
+
+    po->j_status =
+        as_batchlog_write(po->jpath, po->j_data.data, po->j_data.len, true);
+}
+
+static void
+pipe_journal_after_cb(uv_work_t *w, int status)
+{
+    struct pipe_output *po = w->data;
+
+    po->j_busy = false;
+    pipe_journal_written(po, po->j_gen, status != 0 ? status : po->j_status);
+    if (po->j_want > po->j_done && !po->stopping) {
+        pipe_journal_write(po);
+    }
+    pipe_stop_step(po->p);
+}
+
+/* Writes the journal as it stands now (generation j_want). */
+static void
+pipe_journal_write(struct pipe_output *po)
+{
+    int rc;
+
+    if (po->j_busy) {
+        return; /* written again when that write returns */
+    }
+    pipe_journal_encode(po, &po->j_data);
+    po->j_gen = po->j_want;
+    po->j_file = true;
+    if (po->out.fsync == AS_FSYNC_ALWAYS) {
+        po->j_work.data = po;
+        if (uv_queue_work(po->p->loop, &po->j_work, pipe_journal_work_cb,
+                          pipe_journal_after_cb) == 0) {
+            po->j_busy = true;
+            return;
+        }
+    }
+    rc = as_batchlog_write(po->jpath, po->j_data.data, po->j_data.len, false);
+    pipe_journal_written(po, po->j_gen, rc);
+}
+
+/* A new batch in s: journal it, then send it. */
+static void
+pipe_journal_add(struct pipe_output *po, struct pipe_slot *s)
+{
+    s->state = PIPE_SLOT_JOURNAL;
+    s->jgen = ++po->j_want;
+    pipe_journal_write(po);
+}
+
+/* Nothing in flight: the journal has nothing to say any more. */
+static void
+pipe_journal_clear(struct pipe_output *po)
+{
+    if (po->jpath == NULL || !po->j_file || po->j_busy || po->used > 0 ||
+        po->i_replay < po->n_replay) {
+        return;
+    }
+    if (unlink(po->jpath) != 0 && errno != ENOENT &&
+        as_ratelimit_ok(&po->rl_journal, 120000)) {
+        as_slog_warn(po->out.prefix, "cannot remove the batch journal %s: %s",
+                     po->jpath, strerror(errno));
+    }
+    po->j_file = false;
+}
+
+/* Moves the read position back to the end of the last batch in flight. */
+static void
+pipe_give_back(struct pipe_output *po)
+{
+    if (po->used > 0) {
+        const struct pipe_slot *prev =
+            &po->slots[(po->head + po->used - 1) % po->n_slots];
+
+        as_cursor_seek(po->cur, &prev->rb.end);
+    } else {
+        as_cursor_rewind(po->cur);
+    }
+}
+
+/*
+ * Forms the next journaled batch into s: the records up to its recorded
+ * end, which must match its recorded count and bytes.  Returns 1 when s
+ * holds it; 0 when it does not match (the journal is dropped and the read
+ * position restored: cut anew); negative on a read error (retry later).
+ */
+static int
+pipe_replay_read(struct pipe_output *po, struct pipe_slot *s)
+{
+    const struct as_batchlog_entry *e = &po->replay[po->i_replay];
+    struct as_bpos end;
+    int n;
+
+    end.segment = e->seg;
+    end.offset = e->off;
+    n = as_cursor_read_upto(po->cur, &end, e->n < SIZE_MAX ? e->n + 1 : e->n,
+                            pipe_want_cb, po, &s->rb);
+    if (n > 0 && (uint64_t) n == e->n && s->rb.end.segment == e->seg &&
+        s->rb.end.offset == e->off && s->rb.data.len == e->bytes) {
+        po->i_replay++;
+        return 1;
+    }
+    pipe_give_back(po);
+    if (n < 0) {
+        return n;
+    }
+    as_slog_warn(po->out.prefix,
+                 "batch journal: batch %zu of %zu no longer matches the "
+                 "buffer (%d of %llu events); cutting batches anew (some "
+                 "events may reach the destination again under new "
+                 "Idempotency-Keys)",
+                 po->i_replay + 1, po->n_replay, n, (unsigned long long) e->n);
+    po->n_replay = 0;
+    po->i_replay = 0;
+    return 0;
+}
+
 static void
 pipe_slot_timer_cb(uv_timer_t *t)
 {
@@ -1377,6 +1667,7 @@ pipe_slots_commit(struct pipe_output *po)
         po->head = (po->head + 1) % po->n_slots;
         po->used--;
     }
+    pipe_journal_clear(po);
 }
 
 /* The slot's range is settled: send the next one, or finish the slot. */
@@ -1522,6 +1813,29 @@ pipe_kick(struct pipe_output *po)
             }
             return;
         }
+        s = &po->slots[(po->head + po->used) % po->n_slots];
+        if (po->i_replay < po->n_replay) {
+            /* Batches in flight when the agent last stopped come first,
+             * with the same boundaries. */
+            if ((n = pipe_replay_read(po, s)) < 0) {
+                if (as_ratelimit_ok(&po->rl, 10000)) {
+                    as_slog_error(po->out.prefix, "buffer read failed: %s",
+                                  as_strerror(n));
+                }
+                pipe_arm(po, 1000);
+                return;
+            }
+            if (n > 0) {
+                po->idle = false;
+                po->used++;
+                s->lo = 0;
+                s->hi = s->rb.n;
+                s->n_todo = 0;
+                s->attempt = 0;
+                pipe_slot_send(s);
+                continue;
+            }
+        }
         if (po->wait_since != 0 && !p->draining &&
             as_cursor_pending_bytes(po->cur) < po->max_bytes) {
             /* A batch is filling: read it once, when full or at its
@@ -1533,7 +1847,6 @@ pipe_kick(struct pipe_output *po)
                 return;
             }
         }
-        s = &po->slots[(po->head + po->used) % po->n_slots];
         n = as_cursor_read(po->cur, po->max_n, po->max_bytes, pipe_want_cb, po,
                            &s->rb);
         if (n < 0) {
@@ -1565,14 +1878,7 @@ pipe_kick(struct pipe_output *po)
             if (now - po->wait_since < po->timeout_ms) {
                 /* Let the batch fill up until its timeout: give it back,
                  * behind the batches in flight. */
-                if (po->used > 0) {
-                    const struct pipe_slot *prev =
-                        &po->slots[(po->head + po->used - 1) % po->n_slots];
-
-                    as_cursor_seek(po->cur, &prev->rb.end);
-                } else {
-                    as_cursor_rewind(po->cur);
-                }
+                pipe_give_back(po);
                 if (!uv_is_active((uv_handle_t *) &po->timer)) {
                     pipe_arm(po, po->timeout_ms - (now - po->wait_since));
                 }
@@ -1586,7 +1892,11 @@ pipe_kick(struct pipe_output *po)
         s->hi = (size_t) n;
         s->n_todo = 0;
         s->attempt = 0;
-        pipe_slot_send(s);
+        if (po->jpath != NULL) {
+            pipe_journal_add(po, s);
+        } else {
+            pipe_slot_send(s);
+        }
     }
 }
 
@@ -1697,6 +2007,8 @@ pipe_output_free(struct pipe_output *po)
         free(po->slots[i].todo);
     }
     free(po->slots);
+    free(po->jpath);
+    as_buf_free(&po->j_data);
     free(po->out.ctx);
     free(po);
 }
@@ -1826,6 +2138,7 @@ pipe_output_start(struct pipe_output *po)
         pos.offset = off;
         as_cursor_commit(po->cur, &pos);
     }
+    pipe_journal_open(po);
     po->started = true;
     return 0;
 }
@@ -2087,9 +2400,22 @@ pipe_any_sending(struct as_pipeline *p)
         const struct pipe_output *po = p->st.outputs[i];
 
         for (size_t k = 0; k < po->n_slots; k++) {
-            if (po->slots[k].state == PIPE_SLOT_SENDING) {
+            if (po->slots[k].state == PIPE_SLOT_SENDING ||
+                po->slots[k].state == PIPE_SLOT_JOURNAL) {
                 return true;
             }
+        }
+    }
+    return false;
+}
+
+/* A batch journal write is on the thread pool. */
+static bool
+pipe_any_journal(const struct as_pipeline *p)
+{
+    for (size_t i = 0; i < p->st.n_outputs; i++) {
+        if (p->st.outputs[i]->j_busy) {
+            return true;
         }
     }
     return false;
@@ -2212,11 +2538,11 @@ pipe_stop_step(struct as_pipeline *p)
         p->phase = PIPE_WAIT_SENDS;
         AS_FALLTHROUGH;
     case PIPE_WAIT_SENDS:
-        /* A reload lets the batches in flight finish (a batch sent again
-         * by the new runner may be cut differently, which the collector's
-         * Idempotency-Key cannot match); a stop past its drain deadline
-         * has the outputs' stop abort them. */
-        if (p->reloading && pipe_any_sending(p)) {
+        /* A reload lets the batches in flight finish (fewer sent twice;
+         * the new runner forms the others again from the batch journal);
+         * a stop past its drain deadline has the outputs' stop abort
+         * them.  Both wait for a journal write on the thread pool. */
+        if ((p->reloading && pipe_any_sending(p)) || pipe_any_journal(p)) {
             return;
         }
         p->phase = PIPE_STOP_OUTPUTS;

@@ -31,6 +31,10 @@ JSON object; counts are numbers of requests to apply the fault to):
                                   record is true)
   {"delay_ms_max": MS}            sleep a random 0..MS before answering
                                   every request (answers come out of order)
+  {"hold": N}                     record, then answer nothing until
+                                  {"release": true} (or hold_secs, default
+                                  60), then reset the connection: the
+                                  client never learns it was accepted
 GET /_stats returns counters as JSON.  --count-only records nothing but
 the counters (benchmarks).
 
@@ -63,6 +67,7 @@ class State:
         self.args = args
         self.lock = threading.Lock()
         self.faults = {}
+        self.released = threading.Event()
         self.seen = set()
         self.stats = {"requests": 0, "accepted": 0, "dups": 0, "lines": 0,
                       "dedup_lines": 0, "dup_lines": 0, "bytes": 0,
@@ -198,7 +203,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length > 0 else b""
         if self.path == "/_control":
             with st.lock:
-                st.faults.update(json.loads(raw or b"{}"))
+                ctl = json.loads(raw or b"{}")
+                if ctl.pop("release", False):
+                    st.released.set()
+                if ctl.get("hold"):
+                    st.released.clear()
+                st.faults.update(ctl)
             self.reply(200, b"ok\n")
             return
         try:
@@ -254,7 +264,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 fault = "reset_accepted"
             elif st.take("slow"):
                 fault = "slow"
-            accept = fault in (None, "slow", "reset_accepted") or \
+            elif st.take("hold"):
+                fault = "hold"
+            accept = fault in (None, "slow", "reset_accepted", "hold") or \
                 (fault == "answer" and ans.get("record"))
             if accept:
                 if st.args.count_only:
@@ -273,7 +285,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rec["status"] = status
             st.log_request(rec)
             slow_secs = float(st.faults.get("slow_secs", 3))
-        if fault in ("reset", "reset_accepted"):
+            hold_secs = float(st.faults.get("hold_secs", 60))
+        if fault == "hold":
+            st.released.wait(hold_secs)
+        if fault in ("reset", "reset_accepted", "hold"):
             self.reset()
             return
         if fault == "slow":

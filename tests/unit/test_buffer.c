@@ -1039,6 +1039,100 @@ test_want_types(void **state)
     fx_close(fx);
 }
 
+/*
+ * as_cursor_read_upto forms again, after a restart, the batches read
+ * before it: the same records up to a recorded end, including records
+ * skipped at a batch's end; a position off a record boundary or past the
+ * readable end is reported by rb.end != upto.
+ */
+static void
+test_read_upto(void **state)
+{
+    struct fx *fx = *state;
+    struct as_cursor *c;
+    struct as_rbatch rb;
+    struct as_bpos e1, e2, pos, bad;
+    uint64_t seq1[8], seq2[20];
+    size_t n1, n2, len1, len2;
+
+    fx_open(fx);
+    for (uint64_t i = 1; i <= 30; i++) {
+        assert_int_equal(
+            fx_append_type(fx, AS_BREC_EVENT, i % 2 ? "a" : "b", i, 30), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
+    as_rbatch_init(&rb);
+    /* First run: two batches of input a, the second to the end (it ends
+     * with a skipped record of input b). */
+    assert_int_equal(as_cursor_read(c, 4, 1 << 20, fx_want_a, NULL, &rb), 4);
+    e1 = rb.end;
+    n1 = rb.n;
+    len1 = rb.data.len;
+    for (size_t i = 0; i < n1; i++) {
+        seq1[i] = rb.recs[i].seq;
+    }
+    assert_int_equal(as_cursor_read(c, 1000, 1 << 20, fx_want_a, NULL, &rb),
+                     11);
+    e2 = rb.end;
+    n2 = rb.n;
+    len2 = rb.data.len;
+    for (size_t i = 0; i < n2; i++) {
+        seq2[i] = rb.recs[i].seq;
+    }
+    as_cursor_committed(c, &pos);
+    as_cursor_close(c);
+    fx_close(fx);
+
+    /* After a restart: the same two batches, exactly. */
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
+    assert_int_equal(as_cursor_read_upto(c, &e1, n1 + 1, fx_want_a, NULL, &rb),
+                     (int) n1);
+    assert_memory_equal(&rb.end, &e1, sizeof(e1));
+    assert_int_equal(rb.data.len, len1);
+    for (size_t i = 0; i < n1; i++) {
+        assert_int_equal(rb.recs[i].seq, seq1[i]);
+    }
+    assert_int_equal(as_cursor_read_upto(c, &e2, n2 + 1, fx_want_a, NULL, &rb),
+                     (int) n2);
+    assert_memory_equal(&rb.end, &e2, sizeof(e2));
+    assert_int_equal(rb.data.len, len2);
+    for (size_t i = 0; i < n2; i++) {
+        assert_int_equal(rb.recs[i].seq, seq2[i]);
+    }
+    /* Nothing left up to e2. */
+    assert_int_equal(as_cursor_read_upto(c, &e2, 100, fx_want_a, NULL, &rb), 0);
+
+    /* max_n bounds a read whose end lies further. */
+    as_cursor_rewind(c);
+    assert_int_equal(as_cursor_read_upto(c, &e2, 2, fx_want_a, NULL, &rb), 2);
+    assert_true(rb.end.segment != e2.segment || rb.end.offset != e2.offset);
+
+    /* Off a record boundary: it stops past the position. */
+    as_cursor_rewind(c);
+    bad = e1;
+    bad.offset -= 3;
+    (void) as_cursor_read_upto(c, &bad, 100, fx_want_a, NULL, &rb);
+    assert_true(rb.end.segment != bad.segment || rb.end.offset != bad.offset);
+
+    /* Past the readable end: it stops at the end. */
+    as_cursor_rewind(c);
+    bad = e2;
+    bad.offset += 1000;
+    assert_int_equal(as_cursor_read_upto(c, &bad, 100, fx_want_a, NULL, &rb),
+                     15);
+    assert_true(rb.end.segment != bad.segment || rb.end.offset != bad.offset);
+
+    /* as_cursor_committed follows commits. */
+    assert_int_equal(as_cursor_commit(c, &e1), 0);
+    as_cursor_committed(c, &pos);
+    assert_memory_equal(&pos, &e1, sizeof(e1));
+    as_rbatch_free(&rb);
+    as_cursor_close(c);
+    fx_close(fx);
+}
+
 static void
 test_fsync_modes(void **state)
 {
@@ -1449,6 +1543,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_want_types, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fsync_modes, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_upto, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_place_after_delete,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_offline, fx_setup, fx_teardown),
