@@ -21,6 +21,24 @@ bench_events() {
     echo "$_cache"
 }
 
+# bench_tail_input N: makes the scratch directory $work (removed at exit
+# unless AS_BENCH_KEEP is set, after the agent $pid and the collector $cpid,
+# when set, are killed) holding N reference events in
+# $work/in/audit.ndjson, and sets bytes to that file's size.
+bench_tail_input() {
+    # About 2.5 KiB of disk per event: input copy, buffer segments, output.
+    bench_need_disk $(($1 * 5 / 2 + 1048576))
+    work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
+    pid= cpid=
+    # (`|| :`: under set -e a failing kill would end the trap before the rm.)
+    trap '[ -z "$pid$cpid" ] || kill -9 $pid $cpid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
+    trap 'exit 130' INT TERM
+    _src=$(bench_events "$1")
+    mkdir -p "$work/in"
+    cp "$_src" "$work/in/audit.ndjson"
+    bytes=$(wc -c < "$work/in/audit.ndjson")
+}
+
 # bench_wait_lines FILE N PID: waits until FILE holds N lines, counting new
 # bytes only (re-reading a growing file on every poll would take a CPU from
 # the agent); fails when PID dies or nothing arrives for 60 s.

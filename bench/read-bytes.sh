@@ -20,15 +20,7 @@ n=${1:-200000}
 bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 . "$top/bench/lib.sh"
-bench_need_disk $((n * 5 / 2 + 1048576))
-work=$(mktemp -d /tmp/auditship-reads.XXXXXX)
-pid=
-trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
-cache=$(bench_events "$n")
-mkdir -p "$work/in"
-cp "$cache" "$work/in/audit.ndjson"
-bytes=$(wc -c < "$work/in/audit.ndjson")
+bench_tail_input "$n"
 { bench_conf tail "fsync: batch"; bench_conf_file_output; } > "$work/agent.yaml"
 if [ -n "${AS_READS_STRACE:-}" ]; then
     strace -f -qq -y -e trace=read,pread64 -e signal=none -o "$work/strace" \

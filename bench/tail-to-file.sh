@@ -14,17 +14,7 @@ fsync=${2:-batch}
 bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
 . "$top/bench/lib.sh"
-# About 2.5 KiB of disk per event: input copy, buffer segments, output.
-bench_need_disk $((n * 5 / 2 + 1048576))
-work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
-pid=
-# (`|| :`: under set -e a failing kill would end the trap before the rm.)
-trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
-cache=$(bench_events "$n")
-mkdir -p "$work/in"
-cp "$cache" "$work/in/audit.ndjson"
-bytes=$(wc -c < "$work/in/audit.ndjson")
+bench_tail_input "$n"
 { bench_conf tail "fsync: $fsync"; bench_conf_file_output; } > "$work/agent.yaml"
 t0=$(date +%s.%N)
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &

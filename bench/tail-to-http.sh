@@ -20,16 +20,7 @@ bin=${AS_BUILDDIR:-$top/build}/auditshipd
 collector=$top/tests/tools/collector.py
 [ -x "$bin" ] || { echo "build first: scripts/test or make" >&2; exit 1; }
 . "$top/bench/lib.sh"
-# About 2.5 KiB of disk per event: input copy, buffer segments, collector.
-bench_need_disk $((n * 5 / 2 + 1048576))
-work=$(mktemp -d /tmp/auditship-bench.XXXXXX)
-pid= cpid=
-trap 'kill -9 $pid $cpid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
-cache=$(bench_events "$n")
-mkdir -p "$work/in"
-cp "$cache" "$work/in/audit.ndjson"
-bytes=$(wc -c < "$work/in/audit.ndjson")
+bench_tail_input "$n"
 # The collector gets a core of its own when there are enough.
 python3 "$collector" serve --count-only --port-file "$work/port" \
     > "$work/collector.log" 2>&1 &
