@@ -1243,17 +1243,17 @@ test_rotated_while_down(void **state)
     free(p1);
 }
 
+/*
+ * Writes 5,000 lines "line-NNNNNN" (12 bytes each) to p, starts the input
+ * on it with a pause after the 100th line and waits for those 100.
+ */
 static void
-test_pause_resume(void **state)
+h_start_paused(struct harness *h, const char *p)
 {
-    struct harness *h = *state;
-    char *p = h_path(h, "app.log"), text[32];
-    size_t i;
-    int fd;
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
-    for (i = 0; i < 5000; i++) {
+    for (size_t i = 0; i < 5000; i++) {
         fdprintf(fd, "line-%06zu\n", i);
     }
     close(fd);
@@ -1261,6 +1261,16 @@ test_pause_resume(void **state)
     h_pattern(h, "app.log");
     h_start(h);
     assert_true(h_wait(h, pred_lines, 100, WAIT_MS));
+}
+
+static void
+test_pause_resume(void **state)
+{
+    struct harness *h = *state;
+    char *p = h_path(h, "app.log"), text[32];
+    size_t i;
+
+    h_start_paused(h, p);
     h_settle(h);
     assert_int_equal(h->n, 100);
     append(p, "late\n");
@@ -1339,18 +1349,8 @@ test_pause_then_shrink(void **state)
     struct harness *h = *state;
     char *p = h_path(h, "app.log"), text[32];
     size_t i;
-    int fd;
 
-    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    for (i = 0; i < 5000; i++) {
-        fdprintf(fd, "line-%06zu\n", i);
-    }
-    close(fd);
-    h->pause_at = 100;
-    h_pattern(h, "app.log");
-    h_start(h);
-    assert_true(h_wait(h, pred_lines, 100, WAIT_MS));
+    h_start_paused(h, p);
     assert_int_equal(truncate(p, 250 * 12), 0);
     h_settle(h); /* the rescan timer stats it while paused */
     h->in.ops->resume(&h->in);
