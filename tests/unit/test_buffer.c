@@ -981,6 +981,19 @@ fx_read_dl(struct fx *fx, struct as_cursor *c, size_t n, const uint64_t *seqs,
     *read = st.read_bytes - before;
 }
 
+/* Appends records seq from..to of 1,000 bytes: events, but seq dl is a
+ * dead letter. */
+static void
+fx_append_with_dl(struct fx *fx, uint64_t from, uint64_t to, uint64_t dl)
+{
+    for (uint64_t i = from; i <= to; i++) {
+        assert_int_equal(
+            fx_append_type(fx, i == dl ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
+                           "in", i, 1000),
+            0);
+    }
+}
+
 /*
  * A cursor that takes only dead letters passes the events written in this
  * run without reading them, still finds every dead letter (also one written
@@ -999,24 +1012,14 @@ test_want_types(void **state)
     fx_open(fx);
     assert_int_equal(as_buffer_cursor_open(fx->b, "dl", &c), 0);
     as_cursor_want_types(c, 1u << AS_BREC_DEADLETTER);
-    for (uint64_t i = 1; i <= 2000; i++) {
-        assert_int_equal(
-            fx_append_type(fx, i == 4 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
-                           "in", i, 1000),
-            0);
-    }
+    fx_append_with_dl(fx, 1, 2000, 4);
     fx_run(fx);
     fx_read_dl(fx, c, 1, first, &read);
     as_buffer_get_stats(fx->b, &st);
     /* The window around the dead letter only. */
     assert_true(read <= AS__READ_CHUNK + 2048);
     assert_true(st.bytes > 4 * (uint64_t) AS__READ_CHUNK);
-    for (uint64_t i = 2001; i <= 2010; i++) {
-        assert_int_equal(
-            fx_append_type(fx, i == 2005 ? AS_BREC_DEADLETTER : AS_BREC_EVENT,
-                           "in", i, 1000),
-            0);
-    }
+    fx_append_with_dl(fx, 2001, 2010, 2005);
     fx_run(fx);
     fx_read_dl(fx, c, 1, later, &read);
     assert_true(read <= 10 * 1300);
