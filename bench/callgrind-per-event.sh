@@ -16,7 +16,7 @@ bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 work=$(mktemp -d /tmp/auditship-cg.XXXXXX)
 trap '[ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' HUP INT PIPE TERM
 mkdir -p "$work/in"
 python3 "$top/../shared/bench/gen-audit-events.py" -n "$n" > "$work/in/a.ndjson"
 cat > "$work/a.yaml" <<EOC

@@ -32,53 +32,63 @@ bench_tail_input() {
     pid= cpid=
     # (`|| :`: under set -e a failing kill would end the trap before the rm.)
     trap '[ -z "$pid$cpid" ] || kill -9 $pid $cpid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-    trap 'exit 130' INT TERM
+    trap 'exit 130' HUP INT PIPE TERM
     _src=$(bench_events "$1")
     mkdir -p "$work/in"
     cp "$_src" "$work/in/audit.ndjson"
     bytes=$(wc -c < "$work/in/audit.ndjson")
 }
 
-# bench_wait_lines FILE N PID: waits until FILE holds N lines, counting new
-# bytes only (re-reading a growing file on every poll would take a CPU from
-# the agent); fails when PID dies or nothing arrives for 60 s.
+# bench_wait_lines FILE N PID: waits until FILE holds N lines and prints
+# the time of its last write (its mtime, seconds since the epoch): the end
+# of the run, not the moment this loop noticed it.  While FILE grows it
+# only stats it; it counts newlines (in the new bytes only) when FILE has
+# been quiet for 100 ms.  Reading a growing output as it is written took a
+# CPU from the agent on a 2-core machine and noticed the last line up to a
+# second late.  Fails when PID dies or nothing arrives for 60 s.
 bench_wait_lines() {
     python3 - "$1" "$2" "$3" <<'EOW'
 import os, sys, time
 path, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-f, got = None, 0
-last, since = -1, time.monotonic()
-while got < n:
-    if got != last:
-        last, since = got, time.monotonic()
-    elif time.monotonic() - since > 60:
-        sys.exit(f"no progress for 60 s at {got} of {n} events")
-    if f is None:
-        try:
+f, got, counted = None, 0, 0
+size, quiet, since = -1, 0.0, time.monotonic()
+while True:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    now = time.monotonic()
+    if st is not None and st.st_size != size:
+        size, quiet, since = st.st_size, now, now
+    elif st is not None and now - quiet >= 0.1 and counted < size:
+        if f is None:
             f = open(path, 'rb', buffering=0)
-        except FileNotFoundError:
-            pass
-    if f is not None:
         while True:
             b = f.read(1 << 20)
             if not b:
                 break
             got += b.count(b'\n')
-    if got >= n:
-        break
+            counted += len(b)
+        if got >= n:
+            print(f"{os.stat(path).st_mtime_ns / 1e9:.6f}")
+            break
+    elif now - since > 60:
+        sys.exit(f"no progress for 60 s at {got} of {n} events")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         sys.exit(1)
-    time.sleep(0.05)
+    time.sleep(0.02)
 EOW
 }
 
-# bench_agent_stats PID: sets hwm (KiB), ticks, hz and threads (CPU seconds
-# per thread, by name) of a running agent.
+# bench_agent_stats PID: sets hwm (KiB), ticks (user+system), sticks
+# (system alone), hz and threads (CPU seconds per thread, by name) of a
+# running agent.
 bench_agent_stats() {
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$1/status")
     ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    sticks=$(awk '{print $15}' "/proc/$1/stat")
     hz=$(getconf CLK_TCK)
     threads=$(for _t in /proc/"$1"/task/*; do
         awk -v hz="$hz" '{ sub(/^[0-9]+ \(/, ""); name = $0; sub(/\).*/, "", name); sub(/^[^)]*\) /, "");
@@ -96,7 +106,7 @@ bench_conf() {
 agent:
   state_dir: $work/state
   hostname: bench
-  log_level: warn
+  log_level: ${AS_BENCH_LOG_LEVEL:-warn}
   http: {listen: ""}
 inputs:
   - id: app
@@ -114,7 +124,11 @@ EOC
 }
 
 # bench_conf_file_output: prints the outputs of a harness that writes a
-# file: $work/out/audit.ndjson, never rotated.
+# file: $work/out/audit.ndjson, never rotated, with batch.timeout
+# AS_BENCH_FILE_TIMEOUT (default 0s: records are written as they come).
+# With the default 1s, a run would end with up to a second of waiting for
+# the last batch to fill, which is latency, not throughput: in a steady
+# stream batches fill long before it.
 bench_conf_file_output() {
     cat <<EOC
 outputs:
@@ -122,5 +136,6 @@ outputs:
     type: file
     path: $work/out/audit.ndjson
     rotate: {max_bytes: 0}
+    batch: {timeout: ${AS_BENCH_FILE_TIMEOUT:-0s}}
 EOC
 }

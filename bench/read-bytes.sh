@@ -37,7 +37,7 @@ if [ -n "${AS_READS_STRACE:-}" ]; then
         sleep 0.05
     done
 fi
-bench_wait_lines "$work/out/audit.ndjson" "$n" "$agent" ||
+bench_wait_lines "$work/out/audit.ndjson" "$n" "$agent" >/dev/null ||
     { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
 io=$(cat "/proc/$agent/io")
 outb=$(wc -c < "$work/out/audit.ndjson")

@@ -35,7 +35,7 @@ work=$(mktemp -d /tmp/auditship-bench-sock.XXXXXX)
 pid=
 cpid=
 trap '[ -z "$cpid" ] || kill -9 $cpid 2>/dev/null || :; [ -z "$pid" ] || kill -9 $pid 2>/dev/null || :; [ -n "${AS_BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' HUP INT PIPE TERM
 cache=$(bench_events "$n")
 bytes=$(wc -c < "$cache")
 { bench_conf "$mode"; bench_conf_file_output; } > "$work/agent.yaml"
@@ -48,9 +48,8 @@ done
 t0=$(date +%s.%N)
 python3 "$client" $cmd --socket "$work/audit.sock" "$cache" &
 cpid=$!
-bench_wait_lines "$work/out/audit.ndjson" "$n" "$pid" ||
+t1=$(bench_wait_lines "$work/out/audit.ndjson" "$n" "$pid") ||
     { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
-t1=$(date +%s.%N)
 wait $cpid || { echo "client failed" >&2; exit 1; }
 cpid=
 bench_agent_stats $pid

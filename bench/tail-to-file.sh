@@ -19,19 +19,19 @@ bench_tail_input "$n"
 t0=$(date +%s.%N)
 "$bin" -c "$work/agent.yaml" 2> "$work/agent.log" &
 pid=$!
-bench_wait_lines "$work/out/audit.ndjson" "$n" "$pid" ||
+t1=$(bench_wait_lines "$work/out/audit.ndjson" "$n" "$pid") ||
     { echo "agent died or stalled" >&2; cat "$work/agent.log" >&2; exit 1; }
-t1=$(date +%s.%N)
 bench_agent_stats $pid
 kill -TERM $pid
 wait $pid || true
 pid=
-python3 - "$n" "$t0" "$t1" "$ticks" "$hz" "$hwm" "$bytes" "$fsync" <<'EOP'
+python3 - "$n" "$t0" "$t1" "$ticks" "$hz" "$hwm" "$bytes" "$fsync" "$sticks" <<'EOP'
 import sys
-n, t0, t1, ticks, hz, hwm, size, fsync = sys.argv[1:]
+n, t0, t1, ticks, hz, hwm, size, fsync, sticks = sys.argv[1:]
 n = int(n); el = float(t1) - float(t0); cpu = int(ticks) / int(hz)
 print(f"tail->file fsync={fsync}: {n} events ({int(size)/n:.0f} B each) in {el:.2f} s: "
-      f"{n/el:,.0f} events/s, CPU {cpu:.2f} s ({cpu/n*1e6:.2f} us/event), "
+      f"{n/el:,.0f} events/s, CPU {cpu:.2f} s ({cpu/n*1e6:.2f} us/event, "
+      f"system {int(sticks)/int(hz):.2f} s), "
       f"peak RSS {int(hwm)/1024:.1f} MiB")
 EOP
 echo "per thread (CPU s): $threads"
