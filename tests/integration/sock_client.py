@@ -29,7 +29,10 @@ usage:
       Sends TEXT (one line or one datagram), then stays alive for a second
       so that the agent finds it in /proc.
 
---map FILE records "ID PID" for every event sent.  Exit status 0 on
+--map FILE records "ID PID" for every event sent.  --go FIFO (stream,
+dgram): the senders prepare their data and connect, then FIFO.ready is
+created and they wait until a line is written to FIFO (made here), so that
+a benchmark times the sending alone.  Exit status 0 on
 success; the peers check prints "peers: N checked, M wrong".
 """
 import argparse
@@ -74,7 +77,35 @@ def merge_map(path, n):
             os.unlink(part)
 
 
-def fork_each(n, work):
+class Gate:
+    """The --go start gate: children block in wait() until open() runs in
+    the parent, which first announces FIFO.ready and waits for a line on
+    FIFO.  Without --go both do nothing."""
+
+    def __init__(self, fifo, n):
+        self.fifo, self.n = fifo, n
+        if fifo:
+            os.mkfifo(fifo)
+            self.r, self.w = os.pipe()
+            self.ready_r, self.ready_w = os.pipe()
+
+    def wait(self):
+        if self.fifo:
+            os.write(self.ready_w, b"x")
+            os.read(self.r, 1)
+
+    def open(self):
+        if not self.fifo:
+            return
+        for _ in range(self.n):
+            os.read(self.ready_r, 1)
+        open(self.fifo + ".ready", "w").close()
+        with open(self.fifo) as f:
+            f.readline()
+        os.write(self.w, b"x" * self.n)
+
+
+def fork_each(n, work, gate=None):
     pids = []
     for k in range(n):
         pid = os.fork()
@@ -88,27 +119,37 @@ def fork_each(n, work):
             finally:
                 os._exit(code)
         pids.append(pid)
+    if gate is not None:
+        gate.open()
+        before = os.times()
     ok = True
     for pid in pids:
         _, status = os.waitpid(pid, 0)
         ok = ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    if gate is not None and gate.fifo:
+        # Prepared before the gate opened, so this is mostly sending.
+        t = os.times()
+        print(f"sock_client: senders' CPU {t.children_user + t.children_system - before.children_user - before.children_system:.2f} s "
+              f"(system {t.children_system - before.children_system:.2f} s)", file=sys.stderr)
     return ok
 
 
 def cmd_stream(a):
     with open(a.events, "rb") as f:
         lines = f.read().splitlines()
+    gate = Gate(a.go, a.conns)
     def work(k):
         mine = lines[k::a.conns]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(a.socket)
         data = b"".join(l + b"\n" for l in mine)
+        gate.wait()
         s.sendall(data)
         s.close()
         if a.map:
             write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
 
-    if not fork_each(a.conns, work):
+    if not fork_each(a.conns, work, gate):
         return 1
     merge_map(a.map, a.conns)
     return 0
@@ -117,12 +158,14 @@ def cmd_stream(a):
 def cmd_dgram(a):
     with open(a.events, "rb") as f:
         lines = f.read().splitlines()
+    gate = Gate(a.go, a.procs)
     def work(k):
         mine = lines[k::a.procs]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.connect(a.socket)
         s.setblocking(False)
         eagain = 0
+        gate.wait()
         for l in mine:
             while True:
                 try:
@@ -138,7 +181,7 @@ def cmd_dgram(a):
             print(f"sock_client: pid {os.getpid()}: {len(mine)} datagrams, "
                   f"{eagain} EAGAIN", file=sys.stderr)
 
-    if not fork_each(a.procs, work):
+    if not fork_each(a.procs, work, gate):
         return 1
     merge_map(a.map, a.procs)
     return 0
@@ -260,11 +303,13 @@ def main():
     p.add_argument("--socket", required=True)
     p.add_argument("--conns", type=int, default=1)
     p.add_argument("--map")
+    p.add_argument("--go")
     p.add_argument("events")
     p = sub.add_parser("dgram")
     p.add_argument("--socket", required=True)
     p.add_argument("--procs", type=int, default=1)
     p.add_argument("--map")
+    p.add_argument("--go")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("events")
     p = sub.add_parser("peers")
