@@ -21,6 +21,9 @@ bin=${AS_BUILDDIR:-$top/build}/auditshipd
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 . "$top/bench/lib.sh"
 bench_tail_input "$n"
+# The output's default batch timeout, as a deployment runs it: a batch
+# given back to fill up is what may be read twice.
+AS_BENCH_FILE_TIMEOUT=${AS_BENCH_FILE_TIMEOUT:-1s}
 { bench_conf tail "fsync: batch"; bench_conf_file_output; } > "$work/agent.yaml"
 if [ -n "${AS_READS_STRACE:-}" ]; then
     strace -f -qq -y -e trace=read,pread64 -e signal=none -o "$work/strace" \

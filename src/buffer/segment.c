@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -28,7 +28,7 @@
 static uint32_t
 segment_crc(const void *p, size_t n)
 {
-    return (uint32_t) crc32(0L, (const Bytef *) p, (uInt) n);
+    return libdeflate_crc32(0, p, n);
 }
 
 static char *

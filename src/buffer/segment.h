@@ -5,7 +5,7 @@
  * src/buffer and src/ctl/bufctl.c.
  *
  * Frame (all integers little-endian):
- *   [u32 magic][u32 body length][u32 zlib crc32 of body][body]
+ *   [u32 magic][u32 body length][u32 CRC-32 of body][body]
  * Body, version 1:
  *   u8 version, u8 type, u8 flags (bit 0: has_pos), u8 reserved,
  *   u64 seq, i64 received_ns,

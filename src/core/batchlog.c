@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "core/batchlog.h"
 #include "core/error.h"
@@ -26,7 +26,7 @@
 static uint32_t
 batchlog_crc(const char *p, size_t n)
 {
-    return (uint32_t) crc32(0L, (const Bytef *) p, (uInt) n);
+    return libdeflate_crc32(0, p, n);
 }
 
 void

@@ -13,7 +13,8 @@
  *
  * SEG OFF is the buffer position just past the batch, N its records, BYTES
  * its lines' bytes (newlines included), COUNT the number of batch lines and
- * CRC the zlib CRC-32 (8 lowercase hex digits) of every byte before "end".
+ * CRC the CRC-32 of gzip and zlib (8 lowercase hex digits) of every byte
+ * before "end".
  * Positions increase strictly from line to line.
  */
 #ifndef AS_BATCHLOG_H

@@ -1,6 +1,6 @@
 /*
  * Batch encoding for network outputs: the JSON array form of a batch, gzip
- * (RFC 1952) with zlib, and the Idempotency-Key of a batch.  Pure functions
+ * (RFC 1952) with libdeflate, and the Idempotency-Key of a batch.  Pure functions
  * and a reusable compressor; no loop, no globals, safe on any thread.
  */
 #ifndef AS_OUTPUT_BATCH_H
@@ -9,8 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <zlib.h>
-
 #include "core/buf.h"
 #include "core/stage.h"
 
@@ -18,12 +16,13 @@
 void as_batch_json_array(const struct as_batch *b, struct as_buf *out);
 
 /*
- * A gzip compressor kept across batches (deflateReset instead of a new
- * 256 KiB state per batch).  Use it from one thread at a time.
+ * A gzip compressor (libdeflate) kept across batches instead of a new
+ * state per batch.  Use it from one thread at a time.
  */
+struct libdeflate_compressor;
+
 struct as_gzip {
-    z_stream z;
-    bool init;
+    struct libdeflate_compressor *c;
     int level;
 };
 
@@ -32,7 +31,7 @@ int as_gzip_init(struct as_gzip *g, int level);
 /*
  * Replaces out's contents with the gzip member (header, deflate data,
  * CRC-32 and size trailer) of in[0..len).  Returns 0, or AS_ERR_INTERNAL
- * when zlib fails.
+ * when the compressor fails.
  */
 int as_gzip_compress(struct as_gzip *g, const void *in, size_t len,
                      struct as_buf *out);
