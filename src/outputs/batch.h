@@ -1,7 +1,7 @@
 /*
  * Batch encoding for network outputs: the JSON array form of a batch, gzip
- * (RFC 1952) with libdeflate, and the Idempotency-Key of a batch.  Pure functions
- * and a reusable compressor; no loop, no globals, safe on any thread.
+ * (RFC 1952) with libdeflate, and the Idempotency-Key of a batch.  Pure
+ * functions and a reusable compressor; no loop, no globals, safe on any thread.
  */
 #ifndef AS_OUTPUT_BATCH_H
 #define AS_OUTPUT_BATCH_H
