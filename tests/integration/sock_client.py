@@ -88,11 +88,28 @@ class Gate:
             os.mkfifo(fifo)
             self.r, self.w = os.pipe()
             self.ready_r, self.ready_w = os.pipe()
+            self.cpu_r, self.cpu_w = os.pipe()
 
     def wait(self):
         if self.fifo:
             os.write(self.ready_w, b"x")
             os.read(self.r, 1)
+            self.t0 = os.times()
+
+    def done(self):
+        """In a child, after sending: reports its CPU since the release."""
+        if self.fifo:
+            t = os.times()
+            os.write(self.cpu_w, f"{t.user - self.t0.user} "
+                     f"{t.system - self.t0.system}\n".encode())
+
+    def cpu(self):
+        """In the parent, once every child has exited: the senders' CPU
+        since their release (user, system)."""
+        os.close(self.cpu_w)
+        with os.fdopen(self.cpu_r) as f:
+            rows = [tuple(map(float, l.split())) for l in f]
+        return sum(r[0] for r in rows), sum(r[1] for r in rows)
 
     def open(self):
         if not self.fifo:
@@ -121,16 +138,14 @@ def fork_each(n, work, gate=None):
         pids.append(pid)
     if gate is not None:
         gate.open()
-        before = os.times()
     ok = True
     for pid in pids:
         _, status = os.waitpid(pid, 0)
         ok = ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     if gate is not None and gate.fifo:
-        # Prepared before the gate opened, so this is mostly sending.
-        t = os.times()
-        print(f"sock_client: senders' CPU {t.children_user + t.children_system - before.children_user - before.children_system:.2f} s "
-              f"(system {t.children_system - before.children_system:.2f} s)", file=sys.stderr)
+        user, system = gate.cpu()
+        print(f"sock_client: senders' CPU from their release {user + system:.2f} s "
+              f"(system {system:.2f} s)", file=sys.stderr)
     return ok
 
 
@@ -145,6 +160,7 @@ def cmd_stream(a):
         data = b"".join(l + b"\n" for l in mine)
         gate.wait()
         s.sendall(data)
+        gate.done()
         s.close()
         if a.map:
             write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
@@ -174,6 +190,7 @@ def cmd_dgram(a):
                 except BlockingIOError:
                     eagain += 1
                     select.select([], [s], [], 1.0)
+        gate.done()
         s.close()
         if a.map:
             write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
