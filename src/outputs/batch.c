@@ -42,7 +42,6 @@ as_gzip_init(struct as_gzip *g, int level)
     if (level < 0 || level > 9) {
         level = 6;
     }
-    g->level = level;
     g->c = libdeflate_alloc_compressor(level);
     return g->c != NULL ? 0 : AS_ERR_INTERNAL;
 }

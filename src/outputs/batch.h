@@ -23,7 +23,6 @@ struct libdeflate_compressor;
 
 struct as_gzip {
     struct libdeflate_compressor *c;
-    int level;
 };
 
 /* level: 0 (store) to 9.  Returns 0 or AS_ERR_INTERNAL. */
