@@ -39,7 +39,9 @@ gen_events "$N" 11 > "$AS_TMP/events.ndjson"
 } > "$AS_TMP/agent.yaml"
 check "--check accepts socket inputs" "$AUDITSHIPD" --check -c "$AS_TMP/agent.yaml"
 start_agent "$AS_TMP/agent.yaml"
-check "the agent listens" wait_for 20 test -S "$SOCK"
+# All three sockets: the inputs start one after another, and under
+# valgrind the later ones came too late for the permission check.
+check "the agent listens" wait_for 20 sh -c "test -S '$SOCK' && test -S '$RAW' && test -S '$SYS'"
 check "permissions applied" sh -c "[ \$(stat -c %a '$SOCK') = 666 ] && [ \$(stat -c %a '$RAW') = 660 ]"
 check "$N events sent from 8 connections" $CLIENT stream --socket "$SOCK" \
     --conns 8 --map "$AS_TMP/map" "$AS_TMP/events.ndjson"

@@ -34,7 +34,9 @@ gen_events "$N" 21 > "$AS_TMP/events.ndjson"
 } > "$AS_TMP/agent.yaml"
 check "--check accepts datagram inputs" "$AUDITSHIPD" --check -c "$AS_TMP/agent.yaml"
 start_agent "$AS_TMP/agent.yaml"
-check "the agent listens" wait_for 20 test -S "$SOCK"
+# All three sockets: the inputs start one after another (slowly under
+# valgrind), and the later ones are used further down.
+check "the agent listens" wait_for 20 sh -c "test -S '$SOCK' && test -S '$RAW' && test -S '$SYS'"
 check "$N datagrams sent by 4 processes" $CLIENT dgram --socket "$SOCK" \
     --procs 4 --map "$AS_TMP/map" -v "$AS_TMP/events.ndjson"
 check "all $N shipped" wait_for 60 has_lines "$N" "$OUT"
