@@ -1338,6 +1338,20 @@ test_encode_bounds(void **state)
         AS_ERR_CORRUPT);
 }
 
+static const char *const fx_deferred_payloads[] = {
+    "", "a", "{\"k\":1}", "a longer payload of some forty bytes"};
+
+/* Record i of test_deferred_checksum; returns its frame size. */
+static size_t
+fx_deferred_rec(struct as_brec *r, size_t i)
+{
+    r->payload = fx_deferred_payloads[i];
+    r->payload_len = strlen(fx_deferred_payloads[i]);
+    r->seq = i + 1;
+    r->has_pos = i % 2 == 1;
+    return as__frame_size(r);
+}
+
 /*
  * Frames staged without checksums and summed as one run later (what the
  * flush job does) are byte for byte the frames as__frame_encode makes.
@@ -1345,8 +1359,6 @@ test_encode_bounds(void **state)
 static void
 test_deferred_checksum(void **state)
 {
-    static const char *payloads[] = {"", "a", "{\"k\":1}",
-                                     "a longer payload of some forty bytes"};
     struct as_brec r;
     char one[512], run[512];
     size_t at = 0;
@@ -1358,13 +1370,8 @@ test_deferred_checksum(void **state)
     r.input = "in";
     r.hash = "abc";
     for (size_t i = 0; i < 4; i++) {
-        size_t n;
+        size_t n = fx_deferred_rec(&r, i);
 
-        r.payload = payloads[i];
-        r.payload_len = strlen(payloads[i]);
-        r.seq = i + 1;
-        r.has_pos = i % 2 == 1;
-        n = as__frame_size(&r);
         assert_true(n > 0 && at + n <= sizeof(run));
         as__frame_encode_nocrc(run + at, &r, n);
         assert_int_equal(as_le32(run + at + 8), 0);
@@ -1373,13 +1380,8 @@ test_deferred_checksum(void **state)
     as__frames_checksum(run, at);
     at = 0;
     for (size_t i = 0; i < 4; i++) {
-        size_t n;
+        size_t n = fx_deferred_rec(&r, i);
 
-        r.payload = payloads[i];
-        r.payload_len = strlen(payloads[i]);
-        r.seq = i + 1;
-        r.has_pos = i % 2 == 1;
-        n = as__frame_size(&r);
         as__frame_encode(one, &r, n);
         assert_int_not_equal(as_le32(one + 8), 0);
         assert_memory_equal(run + at, one, n);
