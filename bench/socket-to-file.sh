@@ -10,7 +10,10 @@
 # split and connected by then, to the last event in the output), the
 # agent's CPU seconds (user+system, from /proc) and CPU per event, its peak
 # RSS (VmHWM), and the senders' CPU from the release on (they run on the
-# same machine: about 0.15 s per 1,000,000 streamed events).  The ingest
+# same machine: about 0.15 s per 1,000,000 streamed events).  Each sender
+# sends one contiguous part of the events from a shared mmap of the file:
+# senders holding private copies took gigabytes of memory, which on this VM
+# made the agent's own page-cache writes slower (bench/README.md).  The ingest
 # alone is measured by
 #   AS_SOCKET_BENCH=FILE build/tests/unit/test_socket
 #

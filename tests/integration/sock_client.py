@@ -4,10 +4,12 @@
 usage:
   sock_client.py stream --socket PATH [--conns N] [--map FILE] EVENTS
       Sends the lines of EVENTS over N concurrent connections, one sending
-      process per connection (each takes every Nth line), and waits for all.
+      process per connection (each takes one Nth of the file, in one
+      piece), and waits for all.
   sock_client.py dgram --socket PATH [--procs N] [--map FILE] EVENTS
       Sends each line of EVENTS as one datagram (non-blocking: retries on
-      EAGAIN, which is how the agent's backpressure shows), from N processes.
+      EAGAIN, which is how the agent's backpressure shows), from N processes
+      (each takes one Nth of the file, in one piece).
   sock_client.py peers --map FILE --got OUT...
       Checks that every shipped event whose id is in the map carries
       auditship.peer with the pid that sent it and this user's uid and gid.
@@ -38,6 +40,7 @@ success; the peers check prints "peers: N checked, M wrong".
 import argparse
 import errno
 import json
+import mmap
 import os
 import select
 import socket
@@ -149,20 +152,43 @@ def fork_each(n, work, gate=None):
     return ok
 
 
+def open_events(path):
+    """EVENTS mapped read-only: the senders share the page cache instead of
+    each holding a private copy (a benchmark's senders should not take
+    gigabytes of memory from the agent they measure)."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def split_parts(data, n):
+    """n contiguous (start, end) ranges of data, each cut after a newline."""
+    bounds = [0]
+    for k in range(1, n):
+        cut = max(len(data) * k // n, bounds[-1])
+        nl = data.find(b"\n", cut)
+        bounds.append(len(data) if nl < 0 else nl + 1)
+    bounds.append(len(data))
+    return list(zip(bounds, bounds[1:]))
+
+
 def cmd_stream(a):
-    with open(a.events, "rb") as f:
-        lines = f.read().splitlines()
+    data = open_events(a.events)
+    parts = split_parts(data, a.conns)
     gate = Gate(a.go, a.conns)
     def work(k):
-        mine = lines[k::a.conns]
+        start, end = parts[k]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(a.socket)
-        data = b"".join(l + b"\n" for l in mine)
         gate.wait()
-        s.sendall(data)
+        s.sendall(memoryview(data)[start:end])
+        if end > start and end == len(data) and data[end - 1:end] != b"\n":
+            s.sendall(b"\n")
         gate.done()
         s.close()
         if a.map:
+            mine = data[start:end].splitlines()
             write_map(a.map, k, [(i, os.getpid()) for i in event_ids(mine)])
 
     if not fork_each(a.conns, work, gate):
@@ -172,11 +198,11 @@ def cmd_stream(a):
 
 
 def cmd_dgram(a):
-    with open(a.events, "rb") as f:
-        lines = f.read().splitlines()
+    data = open_events(a.events)
+    parts = split_parts(data, a.procs)
     gate = Gate(a.go, a.procs)
     def work(k):
-        mine = lines[k::a.procs]
+        mine = data[parts[k][0]:parts[k][1]].splitlines()
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.connect(a.socket)
         s.setblocking(False)
