@@ -1,6 +1,6 @@
 /*
  * Batch encoding for network outputs: the JSON array form of a batch, gzip
- * (RFC 1952) with libdeflate, and the Idempotency-Key of a batch.  Pure
+ * (RFC 1952) with ISA-L or libdeflate, and the Idempotency-Key of a batch. Pure
  * functions and a reusable compressor; no loop, no globals, safe on any thread.
  */
 #ifndef AS_OUTPUT_BATCH_H
@@ -16,17 +16,27 @@
 void as_batch_json_array(const struct as_batch *b, struct as_buf *out);
 
 /*
- * A gzip compressor (libdeflate) kept across batches instead of a new
- * state per batch.  Use it from one thread at a time.
+ * A gzip compressor kept across batches instead of a new state per batch:
+ * ISA-L's igzip for level 1 (the fastest), libdeflate for the others.  Use
+ * it from one thread at a time.
  */
 struct libdeflate_compressor;
+struct isal_zstream;
 
 struct as_gzip {
-    struct libdeflate_compressor *c;
+    struct libdeflate_compressor *c; /* levels 0, 2-9 */
+    struct isal_zstream *z;          /* level 1 */
+    unsigned char *lvl_buf;          /* igzip's work area for level 1 */
 };
 
 /* level: 0 (store) to 9.  Returns 0 or AS_ERR_INTERNAL. */
 int as_gzip_init(struct as_gzip *g, int level);
+/* true once as_gzip_init succeeded (and until as_gzip_close). */
+static inline bool
+as_gzip_ready(const struct as_gzip *g)
+{
+    return g->c != NULL || g->z != NULL;
+}
 /*
  * Replaces out's contents with the gzip member (header, deflate data,
  * CRC-32 and size trailer) of in[0..len).  Returns 0, or AS_ERR_INTERNAL

@@ -614,7 +614,7 @@ http_work_cb(uv_work_t *w)
         len = r->enc.len;
     }
     if (conf->compression == AS_COMPRESS_GZIP) {
-        if (r->gz.c == NULL &&
+        if (!as_gzip_ready(&r->gz) &&
             as_gzip_init(&r->gz, (int) conf->compression_level) != 0) {
             r->work_status = AS_ERR_INTERNAL;
             return;

@@ -412,7 +412,7 @@ check_round_trip(struct as_gzip *g, const char *in, size_t len)
 static void
 test_gzip(void **state)
 {
-    struct as_gzip g1, g9;
+    struct as_gzip g0, g1, g2, g9;
     struct as_buf text = AS_BUF_INIT, noise = AS_BUF_INIT;
     struct as_buf z1 = AS_BUF_INIT, z9 = AS_BUF_INIT;
     uint32_t x = 12345;
@@ -428,22 +428,34 @@ test_gzip(void **state)
         x = x * 1103515245u + 12345u;
         as_buf_putc(&noise, (char) (x >> 16));
     }
+    assert_int_equal(as_gzip_init(&g0, 0), 0);
     assert_int_equal(as_gzip_init(&g1, 1), 0);
+    assert_int_equal(as_gzip_init(&g2, 2), 0);
     assert_int_equal(as_gzip_init(&g9, 9), 0);
-    /* One compressor, several members in a row (deflateReset). */
+    assert_true(as_gzip_ready(&g0) && as_gzip_ready(&g1) &&
+                as_gzip_ready(&g2) && as_gzip_ready(&g9));
+    /* One compressor, several members in a row; level 1 is igzip, the
+     * others libdeflate: incompressible input must fit the bound too. */
     check_round_trip(&g1, text.data, text.len);
     check_round_trip(&g1, noise.data, noise.len);
     check_round_trip(&g1, "", 0);
     check_round_trip(&g1, text.data, text.len);
+    check_round_trip(&g0, text.data, text.len);
+    check_round_trip(&g2, noise.data, noise.len);
+    check_round_trip(&g2, text.data, text.len);
     check_round_trip(&g9, text.data, text.len);
     /* The level matters: 9 is no larger than 1 on text. */
     assert_int_equal(as_gzip_compress(&g1, text.data, text.len, &z1), 0);
     assert_int_equal(as_gzip_compress(&g9, text.data, text.len, &z9), 0);
     assert_true(z9.len <= z1.len);
     assert_true(z1.len < text.len / 4);
+    as_gzip_close(&g0);
     as_gzip_close(&g1);
+    assert_false(as_gzip_ready(&g1)); /* http.c inits it again */
+    as_gzip_close(&g1);               /* idempotent */
+    as_gzip_close(&g2);
     as_gzip_close(&g9);
-    as_gzip_close(&g9); /* idempotent */
+    as_gzip_close(&g9);
     as_buf_free(&z1);
     as_buf_free(&z9);
     as_buf_free(&text);
