@@ -105,6 +105,8 @@ struct as_cursor {
     uint64_t rd_seg; /* segment rd is bound to (0 = none) */
     unsigned types;  /* as_cursor_want_types (0 = any) */
     bool sync;       /* the cursor file needs an fsync (always) */
+    int fd;          /* the version 2 cursor file, once written (or -1) */
+    uint64_t gen;    /* generation of the last slot written or read */
     struct as_cursor *next;
 };
 
@@ -1208,6 +1210,7 @@ as_buffer_cursor_open(struct as_buffer *b, const char *name,
     }
     c = as_calloc(1, sizeof(*c));
     c->b = b;
+    c->fd = -1;
     c->name = as_strdup(name);
     as_asprintf(&c->path, "%s/%s", b->cdir, name);
     as__reader_init(&c->rd, -1, 0);
@@ -1218,7 +1221,8 @@ as_buffer_cursor_open(struct as_buffer *b, const char *name,
     } else if ((fd = open(c->path, O_RDONLY | O_CLOEXEC)) >= 0) {
         n = read(fd, raw, sizeof(raw));
         close(fd);
-        if (n < 0 || as__cursor_decode(raw, (size_t) n, &c->cpos) != 0) {
+        if (n < 0 ||
+            as__cursor_decode(raw, (size_t) n, &c->cpos, &c->gen) != 0) {
             as_log_warn("buffer: cursor %s is damaged; starting at the oldest "
                         "retained record",
                         name);
@@ -1254,6 +1258,9 @@ as_cursor_close(struct as_cursor *c)
         }
     }
     as__reader_free(&c->rd);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
     free(c->name);
     free(c->path);
     free(c);
@@ -1478,13 +1485,50 @@ as_cursor_committed(const struct as_cursor *c, struct as_bpos *pos)
     *pos = c->cpos;
 }
 
+/*
+ * Writes a new cursor file holding pos in both slots (tmp file, rename) and
+ * keeps it open for the in-place writes of the next commits: the first
+ * commit of this process, or the one after a failed write.
+ */
+static int
+disk_cursor_create(struct as_cursor *c, const struct as_bpos *pos)
+{
+    unsigned char raw[AS__CURSOR_SIZE];
+    char *tmp = NULL;
+    int fd = -1, r = 0;
+
+    as__cursor_slot_encode(raw, c->gen, pos);
+    as__cursor_slot_encode(raw + AS__CURSOR_SLOT, c->gen, pos);
+    as_asprintf(&tmp, "%s.tmp", c->path);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+        write(fd, raw, sizeof(raw)) != (ssize_t) sizeof(raw)) {
+        r = errno != 0 ? -errno : -EIO;
+        goto out;
+    }
+    if (rename(tmp, c->path) != 0) {
+        r = -errno;
+        goto out;
+    }
+    c->fd = fd;
+    fd = -1;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (r != 0) {
+        (void) unlink(tmp);
+    }
+    free(tmp);
+    return r;
+}
+
 int
 as_cursor_commit(struct as_cursor *c, const struct as_bpos *upto)
 {
     struct as_buffer *b = c->b;
-    unsigned char raw[AS__CURSOR_SIZE];
-    char *tmp = NULL;
-    int fd = -1, r = 0;
+    unsigned char raw[AS__CURSOR_SLOT];
+    ssize_t n;
+    int r = 0;
 
     c->cpos = *upto;
     if (disk_pos_cmp(&c->rpos, &c->cpos) < 0) {
@@ -1493,24 +1537,26 @@ as_cursor_commit(struct as_cursor *c, const struct as_bpos *upto)
     if (b->mem) {
         goto done;
     }
-    as__cursor_encode(raw, &c->cpos);
-    as_asprintf(&tmp, "%s.tmp", c->path);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
-        write(fd, raw, sizeof(raw)) != (ssize_t) sizeof(raw)) {
-        r = errno != 0 ? -errno : -EIO;
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        r = -errno;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, c->path) != 0) {
-        r = -errno;
-        goto out;
+    /* One pwrite into the slot of the next generation; the file is made
+     * (and renamed into place) only once per process. */
+    c->gen++;
+    if (c->fd < 0) {
+        if ((r = disk_cursor_create(c, upto)) != 0) {
+            goto out;
+        }
+    } else {
+        as__cursor_slot_encode(raw, c->gen, upto);
+        n = pwrite(c->fd, raw, sizeof(raw),
+                   (off_t) ((c->gen % 2) * AS__CURSOR_SLOT));
+        if (n != (ssize_t) sizeof(raw)) {
+            r = n < 0 ? -errno : -EIO;
+            close(c->fd);
+            c->fd = -1;
+            goto out;
+        }
     }
     if (b->conf.fsync == AS_FSYNC_ALWAYS) {
+        /* The flush job syncs the file and the cursors directory. */
         c->sync = true;
         b->meta_dirty = true;
         if (!b->idle_on && !b->closed) {
@@ -1526,12 +1572,7 @@ out:
     if (r != 0) {
         as_log_error("buffer: persisting cursor %s: %s", c->name,
                      as_strerror(r));
-        if (fd >= 0) {
-            close(fd);
-        }
-        (void) unlink(tmp);
     }
-    free(tmp);
     return r;
 }
 

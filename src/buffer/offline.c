@@ -90,7 +90,7 @@ offline_cursors(struct offline *o)
             n = read(fd, raw, sizeof(raw));
             close(fd);
             c->valid =
-                n > 0 && as__cursor_decode(raw, (size_t) n, &c->pos) == 0;
+                n > 0 && as__cursor_decode(raw, (size_t) n, &c->pos, NULL) == 0;
         }
         free(path);
         path = NULL;

@@ -292,27 +292,65 @@ as__seg_list(const char *dir, struct as__segref **out, size_t *n)
 }
 
 void
-as__cursor_encode(unsigned char out[AS__CURSOR_SIZE], const struct as_bpos *pos)
+as__cursor_slot_encode(unsigned char out[AS__CURSOR_SLOT], uint64_t gen,
+                       const struct as_bpos *pos)
 {
     char *p = (char *) out;
 
     p = segment_put32(p, AS__CURSOR_MAGIC);
-    p = segment_put32(p, 1);
+    p = segment_put32(p, 2);
+    p = segment_put64(p, gen);
     p = segment_put64(p, pos->segment);
     p = segment_put64(p, pos->offset);
-    segment_put32(p, segment_crc(out, AS__CURSOR_SIZE - 4));
+    segment_put32(p, segment_crc(out, AS__CURSOR_SLOT - 4));
+}
+
+static bool
+segment_cursor_slot(const unsigned char *p, uint64_t *gen, struct as_bpos *pos)
+{
+    if (as_le32(p) != AS__CURSOR_MAGIC || as_le32(p + 4) != 2 ||
+        as_le32(p + 32) != segment_crc(p, AS__CURSOR_SLOT - 4)) {
+        return false;
+    }
+    *gen = as_le64(p + 8);
+    pos->segment = as_le64(p + 16);
+    pos->offset = as_le64(p + 24);
+    return true;
 }
 
 int
-as__cursor_decode(const unsigned char *p, size_t len, struct as_bpos *pos)
+as__cursor_decode(const unsigned char *p, size_t len, struct as_bpos *pos,
+                  uint64_t *gen)
 {
-    if (len != AS__CURSOR_SIZE || as_le32(p) != AS__CURSOR_MAGIC ||
-        as_le32(p + 4) != 1 ||
-        as_le32(p + 24) != segment_crc(p, AS__CURSOR_SIZE - 4)) {
+    struct as_bpos a, b;
+    uint64_t ga = 0, gb = 0;
+    bool va, vb;
+
+    if (len == AS__CURSOR_V1_SIZE) {
+        if (as_le32(p) != AS__CURSOR_MAGIC || as_le32(p + 4) != 1 ||
+            as_le32(p + 24) != segment_crc(p, AS__CURSOR_V1_SIZE - 4)) {
+            return AS_ERR_CORRUPT;
+        }
+        pos->segment = as_le64(p + 8);
+        pos->offset = as_le64(p + 16);
+        ga = 0;
+    } else if (len == AS__CURSOR_SIZE) {
+        va = segment_cursor_slot(p, &ga, &a);
+        vb = segment_cursor_slot(p + AS__CURSOR_SLOT, &gb, &b);
+        if (!va && !vb) {
+            return AS_ERR_CORRUPT;
+        }
+        if (!va || (vb && gb > ga)) {
+            a = b;
+            ga = gb;
+        }
+        *pos = a;
+    } else {
         return AS_ERR_CORRUPT;
     }
-    pos->segment = as_le64(p + 8);
-    pos->offset = as_le64(p + 16);
+    if (gen != NULL) {
+        *gen = ga;
+    }
     return 0;
 }
 

@@ -59,12 +59,25 @@ struct as__segref {
 /* Lists the segment files of dir sorted by id.  *out is as_malloc'ed. */
 int as__seg_list(const char *dir, struct as__segref **out, size_t *n);
 
-/* Cursor file: [u32 magic][u32 version][u64 segment][u64 offset][u32 crc]. */
-#define AS__CURSOR_MAGIC 0x31434241u /* "ABC1" */
-#define AS__CURSOR_SIZE  28
-void as__cursor_encode(unsigned char out[AS__CURSOR_SIZE],
-                       const struct as_bpos *pos);
-int as__cursor_decode(const unsigned char *p, size_t len, struct as_bpos *pos);
+/*
+ * Cursor file, version 2: two slots of
+ *   [u32 magic][u32 version 2][u64 gen][u64 segment][u64 offset][u32 crc]
+ * (CRC-32 of the 32 bytes before it).  A commit writes the next gen into
+ * slot gen % 2 in place (one pwrite); a reader takes the valid slot with
+ * the higher gen, so a torn write leaves the previous position.  Version 1
+ * (one [magic][1][segment][offset][crc] record of 28 bytes, replaced by a
+ * rename at every commit) is still read, as gen 0.
+ */
+#define AS__CURSOR_MAGIC   0x31434241u /* "ABC1" */
+#define AS__CURSOR_V1_SIZE 28
+#define AS__CURSOR_SLOT    36
+#define AS__CURSOR_SIZE    (2 * AS__CURSOR_SLOT) /* a version 2 file */
+void as__cursor_slot_encode(unsigned char out[AS__CURSOR_SLOT], uint64_t gen,
+                            const struct as_bpos *pos);
+/* Decodes a cursor file of either version; gen may be NULL.  Returns 0 or
+ * AS_ERR_CORRUPT (no valid slot). */
+int as__cursor_decode(const unsigned char *p, size_t len, struct as_bpos *pos,
+                      uint64_t *gen);
 
 #define AS__READ_CHUNK (256u << 10) /* as__reader's default chunk */
 

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "buffer/buffer.h"
 #include "buffer/segment.h"
 #include "core/error.h"
@@ -644,6 +646,113 @@ test_cursor_persistence(void **state)
     as_cursor_close(c);
     as_rbatch_free(&rb);
     fx_close(fx);
+}
+
+static void fx_write_file(const char *path, const void *p, size_t n);
+
+/* Reopens the buffer and cursor "out" and checks the next seq it reads. */
+static void
+fx_cursor_resumes_at(struct fx *fx, uint64_t seq)
+{
+    struct as_cursor *c;
+    struct as_rbatch rb;
+
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
+    as_rbatch_init(&rb);
+    assert_int_equal(as_cursor_read(c, 1, 1 << 20, NULL, NULL, &rb), 1);
+    assert_int_equal(rb.recs[0].seq, seq);
+    as_rbatch_free(&rb);
+    as_cursor_close(c);
+    fx_close(fx);
+}
+
+static void
+fx_flip_byte(const char *path, off_t at)
+{
+    unsigned char ch;
+    int fd = open(path, O_RDWR);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &ch, 1, at), 1);
+    ch ^= 0x5a;
+    assert_int_equal(pwrite(fd, &ch, 1, at), 1);
+    close(fd);
+}
+
+/*
+ * The cursor file: commits write two slots in turn, in place; a damaged
+ * newest slot falls back to the one before; a version 1 file (one record,
+ * from before the slots) is still read and then rewritten as version 2.
+ */
+static void
+test_cursor_file(void **state)
+{
+    struct fx *fx = *state;
+    struct as_cursor *c;
+    struct as_rbatch rb;
+    struct as_bpos at10 = {0, 0};
+    unsigned char v1[AS__CURSOR_V1_SIZE];
+    char path[4200];
+    struct stat st;
+    uint32_t crc;
+
+    snprintf(path, sizeof(path), "%s/cursors/out", fx->dir);
+    fx_open(fx);
+    for (uint64_t i = 1; i <= 50; i++) {
+        assert_int_equal(fx_append(fx, i, 30), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
+    as_rbatch_init(&rb);
+    for (int k = 0; k < 3; k++) { /* generations 1, 2, 3 */
+        assert_int_equal(as_cursor_read(c, 10, 1 << 20, NULL, NULL, &rb), 10);
+        assert_int_equal(as_cursor_commit(c, &rb.end), 0);
+        if (k == 0) {
+            at10 = rb.end;
+        }
+    }
+    as_rbatch_free(&rb);
+    as_cursor_close(c);
+    fx_close(fx);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, AS__CURSOR_SIZE);
+    fx_cursor_resumes_at(fx, 31);
+
+    /* Generation 3 is in slot 1: damaged, the cursor is back at gen 2. */
+    fx_flip_byte(path, AS__CURSOR_SLOT + 20);
+    fx_cursor_resumes_at(fx, 21);
+    /* Both damaged: the oldest retained record (and a warning). */
+    fx_flip_byte(path, 20);
+    fx_cursor_resumes_at(fx, 1);
+
+    /* Version 1: [magic][1][segment][offset][crc32 of the 24 bytes]. */
+    memcpy(v1, "ABC1\1\0\0\0", 8);
+    for (int i = 0; i < 8; i++) {
+        v1[8 + i] = (unsigned char) (at10.segment >> (8 * i));
+        v1[16 + i] = (unsigned char) (at10.offset >> (8 * i));
+    }
+    crc = (uint32_t) crc32(0L, v1, 24);
+    for (int i = 0; i < 4; i++) {
+        v1[24 + i] = (unsigned char) (crc >> (8 * i));
+    }
+    fx_write_file(path, v1, sizeof(v1));
+    fx_cursor_resumes_at(fx, 11);
+    /* A commit rewrites it as version 2, and reopening finds the place. */
+    fx_open(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
+    as_rbatch_init(&rb);
+    assert_int_equal(as_cursor_read(c, 5, 1 << 20, NULL, NULL, &rb), 5);
+    assert_int_equal(rb.recs[0].seq, 11);
+    assert_int_equal(as_cursor_commit(c, &rb.end), 0);
+    assert_int_equal(as_cursor_read(c, 5, 1 << 20, NULL, NULL, &rb), 5);
+    assert_int_equal(as_cursor_commit(c, &rb.end), 0);
+    as_rbatch_free(&rb);
+    as_cursor_close(c);
+    fx_close(fx);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, AS__CURSOR_SIZE);
+    fx_cursor_resumes_at(fx, 21);
 }
 
 static void
@@ -1533,6 +1642,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_oldest_scan, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_cursor_persistence, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cursor_file, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_middle, fx_setup,
