@@ -10,8 +10,11 @@
  * Idempotency-Key it has already accepted (counted as a duplicate) and
  * answers 200.  GET /_stats answers the counters as JSON, with the names
  * collector.py uses.  Anything it cannot decode gets a 400 and a count.
+ * With --expect N it also notes the time (CLOCK_REALTIME, `done_at` in
+ * seconds, 0 before) of the request that brought the lines counted once
+ * to N, so that a benchmark's end is exact however seldom it polls.
  *
- * usage: bench/http-sink [--port N] [--port-file FILE]
+ * usage: bench/http-sink [--port N] [--port-file FILE] [--expect N]
  * Listens on 127.0.0.1 (port 0: any free port, written to FILE); stops on
  * SIGTERM or SIGINT.
  */
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libdeflate.h>
 #include <microhttpd.h>
@@ -39,6 +43,8 @@ struct sink_stats {
     uint64_t lines;         /* NDJSON lines in accepted requests */
     uint64_t dedup_lines;   /* the same, less the duplicates */
     uint64_t dups;          /* requests with a key already accepted */
+    uint64_t expect;        /* --expect */
+    double done_at;         /* when dedup_lines reached expect, or 0 */
 };
 
 /* One request being read. */
@@ -141,10 +147,11 @@ sink_stats_reply(struct MHD_Connection *c)
              "{\"requests\":%" PRIu64 ",\"accepted\":%" PRIu64
              ",\"rejected\":%" PRIu64 ",\"bytes\":%" PRIu64
              ",\"decoded_bytes\":%" PRIu64 ",\"lines\":%" PRIu64
-             ",\"dedup_lines\":%" PRIu64 ",\"dups\":%" PRIu64 "}\n",
+             ",\"dedup_lines\":%" PRIu64 ",\"dups\":%" PRIu64
+             ",\"done_at\":%.6f}\n",
              sink_st.requests, sink_st.accepted, sink_st.rejected,
              sink_st.bytes, sink_st.decoded_bytes, sink_st.lines,
-             sink_st.dedup_lines, sink_st.dups);
+             sink_st.dedup_lines, sink_st.dups, sink_st.done_at);
     return sink_reply(c, MHD_HTTP_OK, text);
 }
 
@@ -179,6 +186,13 @@ sink_post(struct MHD_Connection *c, struct sink_req *r)
         sink_st.dups++;
     } else {
         sink_st.dedup_lines += n;
+        if (sink_st.expect > 0 && sink_st.done_at == 0 &&
+            sink_st.dedup_lines >= sink_st.expect) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            sink_st.done_at = (double) ts.tv_sec + ts.tv_nsec / 1e9;
+        }
         if (key != NULL) {
             if ((k = strdup(key)) == NULL ||
                 tsearch(k, &sink_keys, sink_keycmp) == NULL) {
@@ -249,6 +263,7 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},
         {"port-file", required_argument, NULL, 'f'},
+        {"expect", required_argument, NULL, 'e'},
         {NULL, 0, NULL, 0},
     };
     const char *port_file = NULL;
@@ -268,8 +283,12 @@ main(int argc, char **argv)
         case 'f':
             port_file = optarg;
             break;
+        case 'e':
+            sink_st.expect = strtoull(optarg, NULL, 10);
+            break;
         default:
-            fprintf(stderr, "usage: http-sink [--port N] [--port-file FILE]\n");
+            fprintf(stderr, "usage: http-sink [--port N] [--port-file FILE] "
+                            "[--expect N]\n");
             return 2;
         }
     }
