@@ -604,6 +604,20 @@ test_oldest_scan(void **state)
     fx_close(fx);
 }
 
+/* Opens the buffer, appends events 1..n of 30 bytes, opens cursor "out". */
+static void
+fx_fill_open(struct fx *fx, uint64_t n, struct as_cursor **c,
+             struct as_rbatch *rb)
+{
+    fx_open(fx);
+    for (uint64_t i = 1; i <= n; i++) {
+        assert_int_equal(fx_append(fx, i, 30), 0);
+    }
+    fx_run(fx);
+    assert_int_equal(as_buffer_cursor_open(fx->b, "out", c), 0);
+    as_rbatch_init(rb);
+}
+
 static void
 test_cursor_persistence(void **state)
 {
@@ -612,13 +626,7 @@ test_cursor_persistence(void **state)
     struct as_rbatch rb;
     uint64_t next;
 
-    fx_open(fx);
-    for (uint64_t i = 1; i <= 50; i++) {
-        assert_int_equal(fx_append(fx, i, 30), 0);
-    }
-    fx_run(fx);
-    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
-    as_rbatch_init(&rb);
+    fx_fill_open(fx, 50, &c, &rb);
     assert_int_equal(as_cursor_read(c, 20, 1 << 20, NULL, NULL, &rb), 20);
     assert_int_equal(as_cursor_commit(c, &rb.end), 0);
     /* Read further, fail, rewind: the same records again. */
@@ -698,13 +706,7 @@ test_cursor_file(void **state)
     uint32_t crc;
 
     snprintf(path, sizeof(path), "%s/cursors/out", fx->dir);
-    fx_open(fx);
-    for (uint64_t i = 1; i <= 50; i++) {
-        assert_int_equal(fx_append(fx, i, 30), 0);
-    }
-    fx_run(fx);
-    assert_int_equal(as_buffer_cursor_open(fx->b, "out", &c), 0);
-    as_rbatch_init(&rb);
+    fx_fill_open(fx, 50, &c, &rb);
     for (int k = 0; k < 3; k++) { /* generations 1, 2, 3 */
         assert_int_equal(as_cursor_read(c, 10, 1 << 20, NULL, NULL, &rb), 10);
         assert_int_equal(as_cursor_commit(c, &rb.end), 0);
